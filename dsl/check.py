@@ -1,0 +1,449 @@
+"""Semantic checks of an elaborated spec: every problem found, each with a location and a hint.
+
+:func:`check_spec` runs elaboration and then, over the concrete spec:
+
+* factor completeness -- every latent and pseudo-input has one prior and one posterior, every
+  observed variable one likelihood and nothing else;
+* shapes -- every feature's shape is inferred from its block's signature, channel groups must add
+  up, every distribution's parameter network must produce what its family needs;
+* parents -- a factor may read only what its statement declares (`prior z[3] | z[2] = ...`), and
+  a declared parent it never reads is a warning;
+* model structure -- the generative model never reads the data, every posterior sees the data,
+  every latent has a path to the data, and neither model has a cycle.
+
+Warnings (lints) are returned beside errors; only errors stop `zoo build`.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from . import ast
+from . import library as lib
+from .depends import Dependencies
+from .elaborate import elaborate_collect
+from .errors import Diagnostic, SpecSemanticError
+from .values import (Apply, Combine, ConcreteSpec, Const, Dist, FactorRefValue, ListValue, NodeRef, Symbol,
+                     Value)
+
+__all__ = ["check_spec", "check_concrete", "ShapeTable", "infer_shapes", "checked"]
+
+
+def check_spec(spec: ast.Spec, overrides: Optional[Mapping[str, Any]] = None) -> list[Diagnostic]:
+    """Every diagnostic (errors and warnings) for a loaded spec.
+
+    Args:
+        spec: from :func:`dsl.load_spec` or :func:`dsl.parse_spec`.
+        overrides: ``--set`` constant values.
+
+    Returns:
+        Diagnostics in source order; errors have ``severity == "error"``.
+
+    Example:
+        >>> from dsl import parse_spec
+        >>> [d.code for d in check_spec(parse_spec("latent z : [4]"))]
+        ['missing-factor', 'missing-factor', 'no-data']
+    """
+    concrete, diagnostics = elaborate_collect(spec, overrides)
+    if concrete is not None and not any(d.is_error for d in diagnostics):
+        diagnostics += check_concrete(concrete)
+    return _sorted(diagnostics)
+
+
+def checked(spec: ast.Spec, overrides: Optional[Mapping[str, Any]] = None):
+    """Elaborate and check; return ``(concrete, shapes, warnings)`` or raise SpecSemanticError."""
+    concrete, diagnostics = elaborate_collect(spec, overrides)
+    shapes = None
+    if not any(d.is_error for d in diagnostics):
+        checker = _Checker(concrete)
+        diagnostics += [d.with_source(concrete.sources) for d in checker.run()]
+        shapes = checker.shapes
+    diagnostics = _sorted(diagnostics)
+    errors = [d for d in diagnostics if d.is_error]
+    if errors:
+        raise SpecSemanticError(errors)
+    return concrete, shapes, [d for d in diagnostics if not d.is_error]
+
+
+def check_concrete(concrete: ConcreteSpec) -> list[Diagnostic]:
+    return [d.with_source(concrete.sources) for d in _Checker(concrete).run()]
+
+
+def _sorted(diagnostics):
+    def key(d):
+        s = d.span
+        return (s is None, s.path if s else "", s.line if s else 0, s.column if s else 0)
+    return sorted(diagnostics, key=key)
+
+
+class ShapeTable(dict):
+    """Node key (``h[3]``, ``d[2].key``) -> inferred shape."""
+
+
+def infer_shapes(concrete: ConcreteSpec) -> ShapeTable:
+    checker = _Checker(concrete)
+    checker.run()
+    return checker.shapes
+
+
+class _Checker:
+    def __init__(self, spec: ConcreteSpec):
+        self.spec = spec
+        self.deps = Dependencies(spec)
+        self.out: list[Diagnostic] = []
+        self.shapes = ShapeTable()
+        self._visiting: list[str] = []
+        self._failed: set[str] = set()
+
+    def error(self, span, message, hint=None, code="semantic"):
+        self.out.append(Diagnostic(message, span, hint, "error", code))
+
+    def warn(self, span, message, hint=None, code="lint"):
+        self.out.append(Diagnostic(message, span, hint, "warning", code))
+
+    def run(self) -> list[Diagnostic]:
+        for v in self.spec.variables.values():
+            self.shapes[v.name] = v.shape
+        self._completeness()
+        for name in self.spec.features:
+            self.feature_shape(name)
+        for f in self.spec.factors:
+            self._dist(f.value, f)
+        if any(d.is_error for d in self.out):
+            return self.out
+        self._parents()
+        self._structure()
+        self._unused()
+        self._assumptions()
+        return self.out
+
+    # -- completeness --------------------------------------------------------------------------
+    def _completeness(self):
+        seen: dict[str, Any] = {}
+        for f in self.spec.factors:
+            var = self.spec.variables[f.target]
+            allowed = {"observed": ("likelihood",), "latent": ("prior", "posterior"),
+                       "pseudo": ("prior", "posterior")}[var.kind]
+            if f.kind not in allowed:
+                self.error(f.span, f"{var.kind} variable {var.name} cannot have a {f.kind}",
+                           hint=f"{var.kind} variables take: {', '.join(allowed)}", code="wrong-factor")
+            if f.id in seen:
+                self.error(f.span, f"{f.id} is defined twice", hint=f"first defined at {seen[f.id].span}",
+                           code="duplicate-factor")
+            seen[f.id] = f
+        for v in self.spec.variables.values():
+            needed = {"observed": ("likelihood",), "latent": ("prior", "posterior"),
+                      "pseudo": ("prior", "posterior")}[v.kind]
+            for kind in needed:
+                if f"{kind}({v.name})" not in seen:
+                    self.error(v.span, f"{v.kind} variable {v.name} has no {kind}",
+                               hint=f"add `{kind} {v.name} | ... = ...`", code="missing-factor")
+        if not any(v.kind == "observed" for v in self.spec.variables.values()):
+            self.error(None, "the spec declares no observed variable", hint="add e.g. `observed x : [1, 28, 28] ~ bernoulli`",
+                       code="no-data")
+
+    # -- shapes --------------------------------------------------------------------------------
+    def feature_shape(self, name: str):
+        if name in self.shapes:
+            return self.shapes[name]
+        if name in self._failed:
+            return None
+        feat = self.spec.features[name]
+        if name in self._visiting:
+            cycle = self._visiting[self._visiting.index(name):] + [name]
+            self.error(feat.span, "features depend on each other in a cycle: " + " -> ".join(cycle),
+                       code="cycle")
+            for n in cycle:
+                self._failed.add(n)
+            return None
+        self._visiting.append(name)
+        shape = self.value_shape(feat.value)
+        self._visiting.pop()
+        if shape is None:
+            self._failed.add(name)
+            return None
+        if feat.groups:
+            total = sum(w for _, w in feat.groups)
+            if total != shape[0]:
+                parts = " + ".join(f"{g} {w}" for g, w in feat.groups)
+                self.error(feat.span, f"the groups of {name} add up to {total} channels ({parts}) but it has "
+                                      f"{shape[0]}", code="group-width")
+                self._failed.add(name)
+                return None
+            start = 0
+            for g, w in feat.groups:
+                self.shapes[f"{name}.{g}"] = (w,) + tuple(shape[1:])
+                start += w
+        self.shapes[name] = shape
+        return shape
+
+    def value_shape(self, v: Value):
+        if isinstance(v, NodeRef):
+            if v.node in self.spec.variables:
+                if v.group is not None:
+                    self.error(v.span, f"{v.node} is a random variable and has no channel groups", code="unknown-group")
+                    return None
+                return self.spec.variables[v.node].shape
+            shape = self.feature_shape(v.node)
+            if shape is None or v.group is None:
+                return shape
+            return self.shapes.get(v.key)
+        if isinstance(v, Apply):
+            sig = lib.lookup(v.block, "block")
+            shapes, values = {}, {}
+            ok = True
+            for name, arg in v.args:
+                p = sig.param(name)
+                if p.kind == "features":
+                    items = [self.value_shape(x) for x in arg.items]
+                    if any(s is None for s in items):
+                        ok = False
+                    shapes[name] = items
+                elif p.kind == "feature" or (p.kind == "number_or_feature" and not isinstance(arg, Const)):
+                    if isinstance(arg, Const):
+                        shapes[name] = None
+                    else:
+                        s = self.value_shape(arg)
+                        ok = ok and s is not None
+                        shapes[name] = s
+                else:
+                    if isinstance(arg, Const) and arg.value is lib.REQUIRED:
+                        self.error(v.span, f"{v.block}() needs '{name}'" + (
+                            f"; it can be left out only when {v.block} directly computes a distribution's parameters"
+                            if name == sig.out_param else ""), code="missing-argument")
+                        ok = False
+                    values[name] = arg.value if isinstance(arg, Const) else arg.name if isinstance(arg, Symbol) else arg
+            if not ok:
+                return None
+            try:
+                shape = tuple(sig.shape_rule(lib.ShapeArgs(v.block, shapes, values)))
+            except lib.ShapeError as err:
+                self.error(v.span, str(err), code="shape")
+                return None
+            if not shape or any((not isinstance(d, int)) or d <= 0 for d in shape):
+                self.error(v.span, f"{v.block}() would produce an empty shape {list(shape)}", code="shape")
+                return None
+            return shape
+        return None
+
+    # -- distributions ---------------------------------------------------------------------------
+    def _dist(self, v: Value, factor, *, nested=False):
+        var = self.spec.variables[factor.target]
+        if isinstance(v, FactorRefValue):
+            ref = self.deps.factor(v.kind, v.node)
+            if ref is None:
+                self.error(v.span, f"{v.factor_id} is not defined", code="undefined-name")
+            elif v.node != factor.target:
+                self.error(v.span, f"{factor.id} combines {v.factor_id}, a distribution over another variable",
+                           code="bad-combinator")
+            return
+        if isinstance(v, Combine):
+            for name, arg in v.args:
+                self._dist(arg, factor, nested=True)
+                fam = self._family_of(arg)
+                if fam is not None and fam != "normal":
+                    self.error(arg.span, f"{v.combinator}() combines diagonal Gaussians; '{name}' is {fam}",
+                               code="bad-combinator")
+            return
+        if not isinstance(v, Dist):
+            return
+        sig = lib.lookup(v.family, "family")
+        shape = var.shape
+        options = {k: (a.value if isinstance(a, Const) else a) for k, a in v.args
+                   if not sig.param(k).tensor_valued}
+        for pname in sig.packed_params:
+            arg = dict(v.args).get(pname)
+            if arg is None or (isinstance(arg, Const) and (arg.value is None)):
+                continue
+            if isinstance(arg, Const):
+                continue  # a constant loc or scale
+            got = self.value_shape(arg)
+            if got is None:
+                continue
+            channels = sig.param_channels(shape, options) if pname == "params" else shape[0]
+            want = (channels,) + tuple(shape[1:])
+            flat = (channels * _numel(shape[1:]),)
+            if got not in (want, flat):
+                hint = (f"{v.family} needs {channels} channels per element here" if pname == "params"
+                        else f"'{pname}' must have the shape of {var.name}")
+                self.error(arg.span, f"the '{pname}' of {factor.id} has shape {list(got)}, but {v.family} over "
+                                     f"{var.name} {list(shape)} needs {list(want)}" +
+                                     (f" (or flat {list(flat)})" if len(shape) == 3 else ""),
+                           hint=hint, code="shape")
+
+    def _family_of(self, v: Value) -> Optional[str]:
+        if isinstance(v, Dist):
+            return v.family
+        if isinstance(v, Combine):
+            return "normal"
+        if isinstance(v, FactorRefValue):
+            ref = self.deps.factor(v.kind, v.node)
+            return self._family_of(ref.value) if ref is not None else None
+        return None
+
+    # -- parents -------------------------------------------------------------------------------
+    def _parents(self):
+        for f in self.spec.factors:
+            sources = self.deps.sources(f.id)
+            declared = f.parents or ()
+            covered = self.deps.covered(declared)
+            missing = sorted(s for s in sources if s not in covered)
+            if missing:
+                if f.parents is None:
+                    self.error(f.span, f"{f.id} reads {_names(missing)} but declares no parents",
+                               hint=f"write `{f.kind} {f.target} | {', '.join(missing)} = ...`", code="undeclared-parent")
+                else:
+                    self.error(f.span, f"{f.id} reads {_names(missing)}, which its parents "
+                                       f"({', '.join(declared)}) do not include",
+                               hint="add them after '|', or change the expression", code="undeclared-parent")
+            used = set(sources)
+            for s in sources:
+                used |= self.deps.pgm_ancestors(s)
+            for p, span in zip(declared, f.parent_spans):
+                cover = {p} if p in self.spec.variables or p in self.deps.pgm_features else self.deps.covered([p])
+                if not (cover & used):
+                    self.warn(span, f"{f.id} declares {p} as a parent but never reads it", code="unused-parent")
+
+    # -- model structure -----------------------------------------------------------------------
+    def _structure(self):
+        observed = self.deps.observed
+        for f in self.spec.factors:
+            if f.kind in ("prior", "likelihood"):
+                seen = self.deps.variable_ancestors(f.id) & observed
+                if seen:
+                    self.error(f.span, f"{f.id} reads the data ({_names(sorted(seen))}); the generative model "
+                                       f"must not see its own observations", code="generative-reads-data")
+        # generative graph over PGM nodes
+        p_edges = self._edges(("prior", "likelihood"))
+        q_edges = self._edges(("posterior",))
+        for model, edges in (("generative", p_edges), ("inference", q_edges)):
+            cycle = _find_cycle(edges)
+            if cycle:
+                first = self.spec.variables.get(cycle[0])
+                self.error(first.span if first else None,
+                           f"the {model} model has a cycle: " + " -> ".join(cycle + [cycle[0]]), code="cycle")
+        # every latent reaches the data in p
+        children: dict[str, set[str]] = {}
+        for a, b in p_edges:
+            children.setdefault(a, set()).add(b)
+        for v in self.spec.variables.values():
+            if v.kind == "observed":
+                continue
+            if not _reaches(v.name, observed, children):
+                self.error(v.span, f"{v.name} has no path to the data: no likelihood or prior reads it, directly "
+                                   f"or through other variables", code="no-path-to-data")
+        # every posterior sees the data (through earlier posteriors, too)
+        parents: dict[str, set[str]] = {}
+        for a, b in q_edges:
+            parents.setdefault(b, set()).add(a)
+        for v in self.spec.variables.values():
+            if v.kind == "observed" or self.deps.factor("posterior", v.name) is None:
+                continue
+            if not _reaches(v.name, observed, parents):
+                f = self.deps.factor("posterior", v.name)
+                self.error(f.span, f"posterior({v.name}) never sees the data: neither it nor any posterior it "
+                                   f"reads depends on {_names(sorted(observed))}", code="posterior-blind")
+
+    def _edges(self, kinds) -> list[tuple[str, str]]:
+        edges = []
+        for f in self.spec.factors:
+            if f.kind in kinds:
+                for s in self.deps.sources(f.id):
+                    edges.append((s, f.target))
+        for feat in self.deps.pgm_features:
+            for s in self.deps.sources(feat):
+                edges.append((s, feat))
+        return edges
+
+    def _unused(self):
+        read: set[str] = set()
+        stack = [f.id for f in self.spec.factors]
+        while stack:
+            item = stack.pop()
+            for key in self.deps.read_nodes(item):
+                if key not in read:
+                    read.add(key)
+                    stack.append(key)
+        # function-style references (e.g. a VampPrior's encoder) keep their whole subgraph alive
+        from .depends import direct_reads
+        for f in self.spec.factors:
+            for r in direct_reads(f.value, functions=True):
+                if isinstance(r, FactorRefValue):
+                    stack.append(r.factor_id)
+        while stack:
+            item = stack.pop()
+            for key in self.deps.read_nodes(item):
+                if key not in read:
+                    read.add(key)
+                    stack.append(key)
+        reported = set()
+        for name, feat in self.spec.features.items():
+            if name not in read and feat.origin.statement not in reported:
+                unused = [n for n, g in self.spec.features.items() if g.origin.statement == feat.origin.statement
+                          and n not in read]
+                reported.add(feat.origin.statement)
+                self.warn(feat.span, f"feature {_names(unused)} is computed but never used", code="unused-feature")
+
+    def _assumptions(self):
+        for a in self.spec.assumptions:
+            for n in a.left + a.right:
+                v = self.spec.variables.get(n)
+                if v is None or v.kind == "observed":
+                    self.error(a.span, f"an assumption relates latent variables; {n} is "
+                                       f"{'observed' if v else 'not a random variable'}", code="bad-assumption")
+            for n in a.given:
+                if n not in self.spec.variables and n not in self.spec.features:
+                    self.error(a.span, f"'{n}' in the given-clause is not a variable or feature", code="bad-assumption")
+
+
+def _numel(dims) -> int:
+    out = 1
+    for d in dims:
+        out *= d
+    return out
+
+
+def _names(names) -> str:
+    names = list(names)
+    if len(names) > 6:
+        return ", ".join(names[:5]) + f" and {len(names) - 5} more"
+    return ", ".join(names)
+
+
+def _find_cycle(edges) -> Optional[list[str]]:
+    graph: dict[str, list[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, []).append(b)
+    state: dict[str, int] = {}
+    for root in list(graph):
+        if state.get(root):
+            continue
+        stack = [(root, iter(graph.get(root, ())))]
+        path = [root]
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                stack.append((nxt, iter(graph.get(nxt, ()))))
+                path.append(nxt)
+    return None
+
+
+def _reaches(start: str, targets, adjacency) -> bool:
+    seen, stack = {start}, [start]
+    while stack:
+        n = stack.pop()
+        if n in targets and n != start:
+            return True
+        for m in adjacency.get(n, ()):
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    return False

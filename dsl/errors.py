@@ -1,0 +1,109 @@
+"""Errors and diagnostics of the spec language.
+
+A :class:`Diagnostic` is one located message (error or warning). A :class:`SpecError` carries one
+or more error diagnostics and renders them the way compilers do::
+
+    specs/ladder.hvae:12:27: error: 'z' has no element 7; it is defined for 1..5
+       12 | prior z[l in 2..5] | z[l+2] = mlp(z[l-1])
+          |                           ^^^^^^
+    hint: did you mean z[l-1]?
+
+The CLI catches the one base class, prints ``str(error)`` and exits with status 2.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional
+
+from .ast import Span
+
+__all__ = ["Diagnostic", "SpecError", "SpecSyntaxError", "SpecSemanticError", "render_excerpt"]
+
+
+def render_excerpt(span: Span, line_text: str) -> str:
+    """The source line with a caret under the span (clipped to that line)."""
+    number = str(span.line)
+    gutter = " " * len(number)
+    start = max(span.column - 1, 0)
+    end = span.end_column - 1 if span.end_line == span.line else len(line_text)
+    width = max(1, min(end, len(line_text)) - start)
+    return f"  {number} | {line_text}\n  {gutter} | {' ' * start}{'^' * width}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One located message about a spec. `code` names the check (stable, for tests and tools)."""
+
+    message: str
+    span: Optional[Span] = None
+    hint: Optional[str] = None
+    severity: str = "error"  # "error" or "warning"
+    code: str = "spec"
+    line_text: Optional[str] = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def with_source(self, sources: Mapping[str, str]) -> "Diagnostic":
+        """A copy that knows its source line, so it renders without the file at hand."""
+        if self.span is None or self.line_text is not None:
+            return self
+        text = sources.get(self.span.path)
+        if text is None:
+            return self
+        lines = text.splitlines()
+        if not 1 <= self.span.line <= len(lines):
+            return self
+        return Diagnostic(self.message, self.span, self.hint, self.severity, self.code,
+                          lines[self.span.line - 1])
+
+    def __str__(self) -> str:
+        where = f"{self.span}: " if self.span is not None else ""
+        out = f"{where}{self.severity}: {self.message}"
+        if self.span is not None and self.line_text is not None:
+            out += "\n" + render_excerpt(self.span, self.line_text)
+        if self.hint:
+            out += f"\nhint: {self.hint}"
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "severity": self.severity, "code": self.code, "message": self.message,
+            "hint": self.hint,
+            "path": self.span.path if self.span else None,
+            "line": self.span.line if self.span else None,
+            "column": self.span.column if self.span else None,
+        }
+
+
+class SpecError(Exception):
+    """A user mistake in a spec. Holds every error diagnostic found, in source order."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        if not self.diagnostics:
+            raise ValueError("a SpecError needs at least one diagnostic")
+        super().__init__(str(self))
+
+    @property
+    def first(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+    @property
+    def span(self) -> Optional[Span]:
+        return self.first.span
+
+    def __str__(self) -> str:
+        body = "\n\n".join(str(d) for d in self.diagnostics)
+        if len(self.diagnostics) > 1:
+            body += f"\n\n{len(self.diagnostics)} errors"
+        return body
+
+
+class SpecSyntaxError(SpecError):
+    """The text is not a well-formed spec (raised by the parser)."""
+
+
+class SpecSemanticError(SpecError):
+    """The spec parses but means nothing valid: an unknown name, a shape mismatch, a cycle..."""

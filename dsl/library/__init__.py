@@ -1,0 +1,15 @@
+"""The language's standard library: signatures of every block, family, combinator and option.
+
+Importing this package imports every library module, each of which declares its signatures.
+"""
+from . import core  # noqa: F401  (declares signatures)
+from .registry import (OptionSignature, UnknownNameError, all_names, blocks, combinators, families,
+                       kind_of, lookup, options)
+from .signature import (ACTIVATIONS, REQUIRED, BlockSignature, CombinatorSignature, FamilySignature, Param,
+                        ShapeArgs, ShapeError, Signature, suggest)
+
+__all__ = [
+    "ACTIVATIONS", "REQUIRED", "BlockSignature", "CombinatorSignature", "FamilySignature", "Param",
+    "ShapeArgs", "ShapeError", "Signature", "suggest", "OptionSignature", "UnknownNameError",
+    "all_names", "blocks", "combinators", "families", "kind_of", "lookup", "options",
+]

@@ -1,0 +1,245 @@
+"""Parsing `.hvae` text into a :class:`dsl.ast.Spec`, and loading spec files with their imports.
+
+The lark parser is built once per process (LALR, positions propagated) and reused. Lark's
+exceptions are caught here and only here, and become :class:`SpecSyntaxError` with a
+plain-English message, the offending line and a caret.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from importlib import resources
+from typing import Optional
+
+from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ast
+from .errors import Diagnostic, SpecSemanticError, SpecSyntaxError
+from .syntax_errors import SYNTAX_ERRORS, TOKEN_NAMES
+from .transform import ToAst
+
+__all__ = ["parse_spec", "load_spec", "get_parser"]
+
+
+@functools.lru_cache(maxsize=None)
+def get_parser() -> Lark:
+    """The process-wide LALR parser for the grammar in `hvae.lark`."""
+    grammar = resources.files("dsl").joinpath("hvae.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def parse_spec(text: str, *, path: Optional[str] = None) -> ast.Spec:
+    """Parse spec text into an AST.
+
+    Args:
+        text: the `.hvae` source.
+        path: the file name used in spans and error messages (default ``"<string>"``).
+
+    Returns:
+        A :class:`dsl.ast.Spec` whose statements are in source order. Imports are *not*
+        resolved; use :func:`load_spec` for files.
+
+    Raises:
+        SpecSyntaxError: the text is not a well-formed spec; the message names
+            ``path:line:col``, shows the line with a caret and says what was expected.
+
+    Example:
+        >>> spec = parse_spec('let L = 4\\nlatent z[1..L] : [10]')
+        >>> [type(s).__name__ for s in spec.statements]
+        ['LetDecl', 'VariableDecl']
+    """
+    path = path or "<string>"
+    parser = get_parser()
+    try:
+        tree = parser.parse(text)
+    except UnexpectedInput as err:
+        raise SpecSyntaxError([_syntax_diagnostic(err, text, path)]) from None
+    statements = ToAst(path).transform(tree)
+    return ast.Spec(tuple(statements), path, ((path, text),))
+
+
+def load_spec(path: str) -> ast.Spec:
+    """Read a spec file and splice in its imports, recursively.
+
+    An ``import "other.hvae" with (L = 8)`` statement is replaced by the statements of
+    `other.hvae` (resolved relative to the importing file), with the named constants rebound.
+    The imported file's header (`model`, `paper`, `dataset`) is kept only where the importing
+    file does not give its own.
+
+    Raises:
+        SpecSyntaxError: a file does not parse.
+        SpecSemanticError: an imported file is missing, an import cycle, or a binding names
+            a constant the imported file does not define.
+    """
+    sources: dict[str, str] = {}
+    statements = _load(os.path.normpath(path), (), sources, None)
+    return ast.Spec(_merge_headers(statements), path, tuple(sources.items()))
+
+
+def _load(path: str, stack: tuple[str, ...], sources: dict[str, str],
+          importer: Optional[ast.ImportDecl]) -> list[ast.Statement]:
+    if path in stack:
+        chain = " -> ".join(stack + (path,))
+        raise SpecSemanticError([Diagnostic(f"import cycle: {chain}", importer.span if importer else None,
+                                            code="import-cycle").with_source(sources)])
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as err:
+        span = importer.span if importer else None
+        msg = f"cannot read spec file '{path}': {err.strerror or err}"
+        raise SpecSemanticError([Diagnostic(msg, span, code="missing-file").with_source(sources)]) from None
+    sources[path] = text
+    spec = parse_spec(text, path=path)
+    out: list[ast.Statement] = []
+    for stmt in spec.statements:
+        if not isinstance(stmt, ast.ImportDecl):
+            out.append(stmt)
+            continue
+        target = os.path.normpath(os.path.join(os.path.dirname(path), stmt.path))
+        imported = _load(target, stack + (path,), sources, stmt)
+        out.extend(_rebind(imported, stmt, sources))
+    return out
+
+
+def _rebind(statements: list[ast.Statement], imp: ast.ImportDecl,
+            sources: dict[str, str]) -> list[ast.Statement]:
+    """Replace the imported `let`s named in `with (...)` by the importer's values."""
+    defined = {s.name for s in statements if isinstance(s, ast.LetDecl)}
+    errors = []
+    for b in imp.bindings:
+        if b.name not in defined:
+            known = ", ".join(sorted(defined)) or "none"
+            errors.append(Diagnostic(
+                f"'{imp.path}' defines no constant '{b.name}' to rebind", b.span,
+                hint=f"its constants are: {known}", code="bad-import-binding").with_source(sources))
+    if errors:
+        raise SpecSemanticError(errors)
+    values = {b.name: b for b in imp.bindings}
+    out = []
+    for s in statements:
+        if isinstance(s, ast.LetDecl) and s.name in values:
+            out.append(ast.LetDecl(s.span, s.name, values[s.name].value))
+        else:
+            out.append(s)
+    return out
+
+
+def _merge_headers(statements: list[ast.Statement]) -> tuple[ast.Statement, ...]:
+    """Keep the last header statement of each kind: the importer's, which comes after its imports."""
+    header_types = (ast.ModelDecl, ast.PaperDecl, ast.DatasetDecl)
+    last = {}
+    for i, s in enumerate(statements):
+        if isinstance(s, header_types):
+            last[type(s)] = i
+    return tuple(s for i, s in enumerate(statements)
+                 if not isinstance(s, header_types) or last[type(s)] == i)
+
+
+# -- syntax error messages ----------------------------------------------------------------------
+
+def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    line, column = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
+    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+    width = 1
+    if isinstance(err, UnexpectedToken) and err.token.type != "$END":
+        width = max(1, len(str(err.token)))
+    span = ast.Span(path, line, column, line, column + width)
+
+    found = _describe_found(err, text)
+    expected = _describe_expected(err)
+    label = _match_catalogue(err, text) if isinstance(err, UnexpectedToken) else None
+    message = label if label else f"unexpected {found}"
+    hint = f"found {found}; expected {expected}" if label else f"expected {expected}"
+    lines = text.splitlines()
+    line_text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return Diagnostic(message, span, hint=hint, code="syntax", line_text=line_text)
+
+
+def _describe_found(err: UnexpectedInput, text: str) -> str:
+    if isinstance(err, UnexpectedCharacters):
+        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        return f"character {ch!r}"
+    if isinstance(err, UnexpectedEOF):
+        return "end of file"
+    if isinstance(err, UnexpectedToken):
+        tok: Token = err.token
+        if tok.type == "$END":
+            return "end of file"
+        return f"'{tok}'"
+    return "input"
+
+
+def _terminal_names() -> dict[str, str]:
+    names = dict(TOKEN_NAMES)
+    for term in get_parser().terminals:
+        if term.name not in names and term.pattern.type == "str":
+            names[term.name] = f"'{term.pattern.value}'"
+    return names
+
+
+_STATEMENT_KEYWORDS = {"MODEL", "PAPER", "DATASET", "IMPORT", "LET", "OBSERVED", "LATENT", "PSEUDO",
+                       "FEATURE", "PRIOR", "POSTERIOR", "LIKELIHOOD", "ASSUME"}
+
+
+def _describe_expected(err: UnexpectedInput) -> str:
+    expected = set(getattr(err, "accepts", None) or getattr(err, "expected", None)
+                   or getattr(err, "allowed", None) or ())
+    names = _terminal_names()
+    words = sorted({names.get(t, t.lower()) for t in expected - _STATEMENT_KEYWORDS
+                    if not t.startswith("__")})
+    if expected & _STATEMENT_KEYWORDS and len(expected & _STATEMENT_KEYWORDS) > 3:
+        words.append("a new statement")
+    elif expected & _STATEMENT_KEYWORDS:
+        words = sorted(set(words) | {names.get(t, t) for t in expected & _STATEMENT_KEYWORDS})
+    if not words:
+        return "something else"
+    if len(words) > 10:
+        return ", ".join(words[:10]) + ", ..."
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _match_catalogue(err: UnexpectedInput, text: str) -> Optional[str]:
+    """The catalogue label whose example fails in the same parser state, if any.
+
+    Lark's own `match_examples` compares parser states the same way; it is reimplemented here
+    because it trips over contextual-lexer errors in lark 1.3.
+    """
+    key = _error_key(err)
+    if key is None:
+        return None
+    by_state = None
+    for label, examples in _catalogue_keys().items():
+        for example_key in examples:
+            if example_key == key:
+                return label
+            if by_state is None and example_key[0] == key[0]:
+                by_state = label
+    return by_state
+
+
+def _error_key(err: UnexpectedInput):
+    state = getattr(err, "state", None)
+    stack = getattr(state, "state_stack", None)
+    if not stack:
+        return None
+    token = getattr(err, "token", None)
+    return stack[-1], getattr(token, "type", None)
+
+
+@functools.lru_cache(maxsize=None)
+def _catalogue_keys() -> dict[str, list]:
+    keys: dict[str, list] = {}
+    for label, examples in SYNTAX_ERRORS.items():
+        for example in examples:
+            try:
+                get_parser().parse(example)
+            except UnexpectedInput as err:
+                key = _error_key(err)
+                if key is not None:
+                    keys.setdefault(label, []).append(key)
+            else:
+                raise AssertionError(f"syntax-error example parses: {example!r}")
+    return keys

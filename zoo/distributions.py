@@ -1,0 +1,193 @@
+"""The distributions a compiled model computes with.
+
+Every distribution is over a batch of values of shape ``(B, *event_shape)``; :meth:`log_prob`
+sums over the event and returns ``(B,)``. The reparameterization trick lives in one place,
+:meth:`Normal.rsample`; every other Gaussian (the precision-weighted and residual posteriors,
+the diagonal-plus-low-rank base) samples through it or through its own exact formula.
+
+A :meth:`kl` returns the analytic KL divergence where one exists and ``None`` otherwise, in
+which case the objective falls back to the single-sample estimate ``log q(z) - log p(z)``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["Distribution", "Normal", "Bernoulli", "DiscretizedLogisticMixture", "event_sum"]
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def event_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum over every dimension but the batch."""
+    return t.reshape(t.shape[0], -1).sum(dim=1)
+
+
+class Distribution:
+    """The interface every distribution implements."""
+
+    has_rsample = True
+
+    def rsample(self, temperature: float = 1.0) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sample(self, temperature: float = 1.0) -> torch.Tensor:
+        with torch.no_grad():
+            return self.rsample(temperature)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def kl(self, other: "Distribution") -> Optional[torch.Tensor]:
+        return None
+
+    @property
+    def mean(self) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Normal(Distribution):
+    """Diagonal Gaussian.
+
+    Args:
+        loc, scale: tensors of shape ``(B, *event)`` (scale > 0).
+        raw: the raw network outputs ``(raw_loc, raw_scale)`` and the mapping that produced
+            ``(loc, scale)`` from them; kept so a residual posterior can add to them.
+    """
+
+    def __init__(self, loc: torch.Tensor, scale: torch.Tensor,
+                 raw: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+                 mapping: Optional[Callable] = None):
+        self.loc, self.scale = loc, scale
+        self.raw, self.mapping = raw, mapping
+
+    def rsample(self, temperature: float = 1.0) -> torch.Tensor:
+        eps = torch.randn_like(self.loc)
+        return self.loc + (temperature * self.scale) * eps
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        z = (value - self.loc) / self.scale
+        return event_sum(-0.5 * z * z - torch.log(self.scale) - 0.5 * LOG_2PI)
+
+    def kl(self, other: Distribution) -> Optional[torch.Tensor]:
+        if not isinstance(other, Normal):
+            return None
+        var_ratio = (self.scale / other.scale) ** 2
+        t = ((self.loc - other.loc) / other.scale) ** 2
+        return event_sum(0.5 * (var_ratio + t - 1.0 - torch.log(var_ratio)))
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc
+
+    def entropy(self) -> torch.Tensor:
+        return event_sum(0.5 + 0.5 * LOG_2PI + torch.log(self.scale))
+
+
+class Bernoulli(Distribution):
+    """Independent Bernoulli variables with the given logits; values in {0, 1}."""
+
+    has_rsample = False
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+
+    def rsample(self, temperature: float = 1.0) -> torch.Tensor:
+        return torch.bernoulli(torch.sigmoid(self.logits)).detach()
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return -event_sum(F.binary_cross_entropy_with_logits(self.logits, value, reduction="none"))
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits)
+
+
+class DiscretizedLogisticMixture(Distribution):
+    """Mixture of discretized logistics over quantised data in [-1, 1] (Salimans et al. 2017).
+
+    The parameter tensor ``(B, M * (1 + 2C + C(C-1)/2), H, W)`` holds, along channels: M mixture
+    logits, then M*C means, M*C log-scales, and M*C(C-1)/2 coefficients by which each channel's
+    mean depends linearly on the earlier channels (for RGB: g on r; b on r and g).
+
+    Each of the 2**bits levels is a bin of width 2/(2**bits - 1); the lowest and highest bins
+    extend to -inf and +inf, so the probabilities of all levels sum to one.
+    """
+
+    has_rsample = False
+
+    def __init__(self, params: torch.Tensor, channels: int, components: int, bits: int = 8,
+                 min_log_scale: float = -7.0):
+        b, _, h, w = params.shape
+        c, m = channels, components
+        n_coef = c * (c - 1) // 2
+        self.c, self.m, self.bits = c, m, bits
+        self.logits = params[:, :m]  # (B, M, H, W)
+        rest = params[:, m:]
+        self.means = rest[:, : m * c].reshape(b, m, c, h, w)
+        self.log_scales = rest[:, m * c: 2 * m * c].reshape(b, m, c, h, w).clamp(min=min_log_scale)
+        self.coeffs = torch.tanh(rest[:, 2 * m * c: 2 * m * c + m * n_coef].reshape(b, m, n_coef, h, w))
+        self.half_bin = 1.0 / (2 ** bits - 1)
+
+    def _channel_means(self, x: torch.Tensor) -> torch.Tensor:
+        """Means with the autoregressive dependence on earlier channels of x: (B, M, C, H, W)."""
+        means = [self.means[:, :, 0]]
+        k = 0
+        for ch in range(1, self.c):
+            mean = self.means[:, :, ch]
+            for prev in range(ch):
+                mean = mean + self.coeffs[:, :, k] * x[:, prev].unsqueeze(1)
+                k += 1
+            means.append(mean)
+        return torch.stack(means, dim=2)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        x = value  # (B, C, H, W) in [-1, 1]
+        means = self._channel_means(x)
+        centered = x.unsqueeze(1) - means
+        inv_s = torch.exp(-self.log_scales)
+        plus = inv_s * (centered + self.half_bin)
+        minus = inv_s * (centered - self.half_bin)
+        cdf_plus, cdf_minus = torch.sigmoid(plus), torch.sigmoid(minus)
+        log_cdf_plus = plus - F.softplus(plus)  # log sigmoid(plus), for the lowest bin
+        log_one_minus_cdf_minus = -F.softplus(minus)  # log(1 - sigmoid(minus)), for the highest bin
+        cdf_delta = cdf_plus - cdf_minus
+        mid = inv_s * centered
+        log_pdf_mid = mid - self.log_scales - 2.0 * F.softplus(mid)
+        # where the bin mass underflows, use the density at the centre times the bin width
+        log_mid = torch.where(cdf_delta > 1e-5, torch.log(cdf_delta.clamp(min=1e-12)),
+                              log_pdf_mid + math.log(2 * self.half_bin))
+        edge = 1.0 - self.half_bin / 2
+        x_ = x.unsqueeze(1).expand_as(log_mid)
+        log_probs = torch.where(x_ < -edge, log_cdf_plus, torch.where(x_ > edge, log_one_minus_cdf_minus, log_mid))
+        log_probs = log_probs.sum(dim=2) + torch.log_softmax(self.logits, dim=1)  # (B, M, H, W)
+        return event_sum(torch.logsumexp(log_probs, dim=1))
+
+    def rsample(self, temperature: float = 1.0) -> torch.Tensor:
+        b, m, c, h, w = self.means.shape
+        gumbel = -torch.log(-torch.log(torch.rand_like(self.logits).clamp(1e-5, 1 - 1e-5)))
+        pick = F.one_hot(torch.argmax(self.logits / max(temperature, 1e-6) + gumbel, dim=1), m)
+        pick = pick.permute(0, 3, 1, 2).unsqueeze(2).to(self.means.dtype)  # (B, M, 1, H, W)
+        means = (self.means * pick).sum(1)
+        log_scales = (self.log_scales * pick).sum(1)
+        coeffs = (self.coeffs * pick).sum(1)
+        u = torch.rand_like(means).clamp(1e-5, 1 - 1e-5)
+        noise = torch.exp(log_scales) * temperature * (torch.log(u) - torch.log1p(-u))
+        out, k = [], 0
+        for ch in range(c):
+            v = means[:, ch] + noise[:, ch]
+            for prev in range(ch):
+                v = v + coeffs[:, k] * out[prev]
+                k += 1
+            out.append(v.clamp(-1.0, 1.0))
+        levels = 2 ** self.bits - 1
+        x = torch.stack(out, dim=1)
+        return (torch.round((x + 1) / 2 * levels) / levels * 2 - 1).detach()
+
+    @property
+    def mean(self) -> torch.Tensor:
+        weights = torch.softmax(self.logits, dim=1).unsqueeze(2)
+        return (weights * self.means).sum(1).clamp(-1.0, 1.0)

@@ -1,0 +1,239 @@
+"""`HierarchicalVAE`: the module a spec compiles to, and the terms of its bound.
+
+The module only executes the graph: an interpreter walks the execution plans computed at build
+time, keeping values in an environment keyed by node id. Objectives, training, evaluation and
+I/O are functions elsewhere (:mod:`zoo.objectives`, :mod:`zoo.train`, :mod:`zoo.evaluate`).
+
+Layer order: the spec's own. Every zoo spec numbers its latents from the top of the hierarchy
+(``z[1]`` is sampled first by the prior) to the bottom (``z[L]``, closest to the data); see
+docs/conventions.md.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import torch
+from torch import nn
+
+from compiler.graph import ModelGraph, OpInfo, VarInfo
+
+from .distributions import Distribution
+
+__all__ = ["HierarchicalVAE", "ELBOTerms"]
+
+Data = Union[torch.Tensor, dict]
+
+
+@dataclass
+class ELBOTerms:
+    """Per-example terms of the evidence lower bound, each of shape (B,).
+
+    Attributes:
+        elbo: ``log_px - sum(kl)``.
+        log_px: log-likelihood of the data under the likelihood (reconstruction term).
+        kl: per latent variable, the analytic KL(q || p) where available, otherwise the
+            single-sample estimate ``log q(z) - log p(z)`` (also when `analytic_kl=False`).
+        log_q, log_p: per latent, the log-densities of the sample under posterior and prior.
+        log_weight: ``log_px + sum(log_p) - sum(log_q)``, the log importance weight of the sample.
+    """
+
+    elbo: torch.Tensor
+    log_px: torch.Tensor
+    kl: dict[str, torch.Tensor]
+    log_q: dict[str, torch.Tensor]
+    log_p: dict[str, torch.Tensor]
+    log_weight: torch.Tensor
+    samples: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    distributions: dict[str, Distribution] = field(default_factory=dict, repr=False)
+
+    @property
+    def total_kl(self) -> torch.Tensor:
+        return sum(self.kl.values()) if self.kl else torch.zeros_like(self.log_px)
+
+
+class HierarchicalVAE(nn.Module):
+    """The compiled model. A plain `nn.Module`: `state_dict`, `.to(device)`, DDP and
+    `torch.compile` work as usual.
+
+    Args:
+        graph: the :class:`ModelGraph` it was lowered from.
+        ops: node id -> module of that computation.
+    """
+
+    def __init__(self, graph: ModelGraph, ops: dict[str, nn.Module]):
+        super().__init__()
+        self.graph = graph
+        self.ops = nn.ModuleDict(ops)
+        self._infer = self._steps(graph.infer_plan, sample_from="posterior")
+        self._generate = self._steps(graph.generate_plan, sample_from="prior")
+        self.observed = tuple(v.name for v in graph.observed)
+        self.latents = tuple(graph.latent_order)
+        for node, module in ops.items():
+            bind = getattr(module, "bind_model", None)
+            if bind is not None:
+                bind(self)
+
+    # -- plans -----------------------------------------------------------------------------
+    def _steps(self, plan, *, sample_from: str):
+        steps = []
+        for node in plan:
+            info = self.graph.info(node)
+            if isinstance(info, VarInfo):
+                if info.kind == "observed" and sample_from == "posterior":
+                    steps.append(("input", node, None))
+                else:
+                    src = f"likelihood({node})" if info.kind == "observed" else f"{sample_from}({node})"
+                    steps.append(("sample", node, src))
+            elif info.kind == "slice":
+                steps.append(("slice", node, (info.inputs[0][1], info.slice)))
+            else:
+                steps.append(("op", node, info.inputs))
+        return tuple(steps)
+
+    def plan(self, mode: str = "infer") -> str:
+        """The execution order of a pass, one step per line (for reading, not for running)."""
+        steps = self._infer if mode == "infer" else self._generate
+        lines = []
+        for kind, node, arg in steps:
+            if kind == "op":
+                ins = ", ".join(f"{k}={v}" for k, v in arg)
+                lines.append(f"{node} = {self.graph.info(node).op}({ins})")
+            elif kind == "sample":
+                lines.append(f"{node} ~ {arg}")
+            elif kind == "slice":
+                lines.append(f"{node} = {arg[0]}[{arg[1][0]}:{arg[1][1]}]")
+            else:
+                lines.append(f"{node} = <data>")
+        return "\n".join(lines)
+
+    # -- interpreter -----------------------------------------------------------------------
+    def _run(self, steps, env: dict, batch: int, temperature: float = 1.0, mean_observed: bool = False,
+             stop_after: Optional[set] = None) -> dict:
+        def gather(inp):
+            if isinstance(inp, tuple):
+                return [gather(x) for x in inp]
+            return env[inp]
+
+        for kind, node, arg in steps:
+            try:
+                if kind == "op":
+                    kwargs = {name: gather(inp) for name, inp in arg}
+                    if not arg:
+                        kwargs["batch"] = batch
+                    env[node] = self.ops[node](**kwargs)
+                elif kind == "sample":
+                    dist = env[arg]
+                    observed = arg.startswith("likelihood(")
+                    if observed and mean_observed:
+                        env[node] = dist.mean
+                    else:
+                        env[node] = dist.rsample(temperature) if (dist.has_rsample and not observed) \
+                            else dist.sample(temperature)
+                elif kind == "slice":
+                    src, (a, b) = arg
+                    env[node] = env[src][:, a:b]
+                elif kind == "input" and node not in env:
+                    raise KeyError(f"no data given for observed variable '{node}'")
+            except Exception as err:  # re-raise with the spec location of the failing node
+                if torch.compiler.is_compiling() or getattr(err, "_zoo_located", False):
+                    raise
+                info = self.graph.info(node)
+                located = type(err)(f"while executing {node} ({info.span}): {err}") \
+                    if type(err) in (RuntimeError, ValueError, KeyError, TypeError) else err
+                located._zoo_located = True
+                raise located from err
+            if stop_after is not None and node in stop_after:
+                stop_after.discard(node)
+                if not stop_after:
+                    break
+        return env
+
+    def _inputs(self, x: Data) -> dict:
+        if isinstance(x, dict):
+            return dict(x)
+        if len(self.observed) != 1:
+            raise ValueError(f"this model observes {', '.join(self.observed)}; pass a dict of tensors")
+        return {self.observed[0]: x}
+
+    def forward(self, x: Data, *, analytic_kl: bool = True) -> ELBOTerms:
+        """Run the inference pass and score it.
+
+        Args:
+            x: the data batch (a tensor for a model with one observed variable, else a dict).
+            analytic_kl: use closed-form KL divergences where they exist (lower variance);
+                False uses ``log q(z) - log p(z)`` at the sample for every layer.
+
+        Returns:
+            :class:`ELBOTerms`, each entry of shape (B,).
+        """
+        env = self._inputs(x)
+        batch = next(iter(env.values())).shape[0]
+        env = self._run(self._infer, env, batch)
+        log_px = sum(env[f"likelihood({o})"].log_prob(env[o]) for o in self.observed)
+        kl, log_q, log_p = {}, {}, {}
+        for z in self.latents:
+            q, p, value = env[f"posterior({z})"], env[f"prior({z})"], env[z]
+            log_q[z] = q.log_prob(value)
+            log_p[z] = p.log_prob(value)
+            analytic = q.kl(p) if analytic_kl else None
+            kl[z] = analytic if analytic is not None else log_q[z] - log_p[z]
+        log_weight = log_px + sum(log_p.values(), torch.zeros_like(log_px)) - sum(log_q.values(), torch.zeros_like(log_px))
+        elbo = log_px - sum(kl.values(), torch.zeros_like(log_px))
+        samples = {z: env[z] for z in self.latents}
+        dists = {k: v for k, v in env.items() if isinstance(v, Distribution)}
+        return ELBOTerms(elbo, log_px, kl, log_q, log_p, log_weight, samples, dists)
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0, *, mean: bool = True,
+               return_latents: bool = False, fixed: Optional[dict] = None):
+        """Ancestral samples from the generative model.
+
+        Args:
+            n: number of samples.
+            temperature: multiplies the standard deviation of every latent's prior.
+            mean: return the likelihood's mean (e.g. Bernoulli probabilities) instead of a sample.
+            return_latents: also return the dict of every latent's value.
+            fixed: values for some latents (e.g. a pseudo-input), used instead of sampling them.
+        """
+        env = dict(fixed or {})
+        steps = tuple(s for s in self._generate if not (s[0] == "sample" and s[1] in env))
+        env = self._run(steps, env, n, temperature=temperature, mean_observed=mean)
+        out = env[self.observed[0]] if len(self.observed) == 1 else {o: env[o] for o in self.observed}
+        if return_latents:
+            return out, {z: env[z] for z in self.latents}
+        return out
+
+    @torch.no_grad()
+    def reconstruct(self, x: Data, *, mean: bool = True) -> torch.Tensor:
+        """Encode x, then decode the posterior sample (the likelihood's mean by default)."""
+        terms = self.forward(x)
+        dist = terms.distributions[f"likelihood({self.observed[0]})"]
+        return dist.mean if mean else dist.sample()
+
+    def log_likelihood(self, x: Data, importance_samples: int = 1, *, chunk: Optional[int] = None) -> torch.Tensor:
+        """Importance-weighted estimate of log p(x) (Burda et al. 2016), shape (B,).
+
+        ``log (1/K) sum_k p(x, z_k) / q(z_k | x)`` with z_k from the posterior, computed with
+        sample-based log-densities for every layer and a log-sum-exp, batched over the K samples
+        (`chunk` samples at a time; default: all at once, as memory allows).
+        """
+        inputs = self._inputs(x)
+        batch = next(iter(inputs.values())).shape[0]
+        k_total = int(importance_samples)
+        chunk = max(1, min(chunk or k_total, k_total))
+        running = None
+        done = 0
+        while done < k_total:
+            k = min(chunk, k_total - done)
+            rep = {name: t.unsqueeze(0).expand(k, *t.shape).reshape(k * t.shape[0], *t.shape[1:])
+                   for name, t in inputs.items()}
+            lw = self.forward(rep, analytic_kl=False).log_weight.reshape(k, batch)
+            chunk_lse = torch.logsumexp(lw, dim=0)
+            running = chunk_lse if running is None else torch.logaddexp(running, chunk_lse)
+            done += k
+        return running - math.log(k_total)
+
+    def num_parameters(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,10 @@
+"""PyTorch implementations of the language's blocks, families and combinators.
+
+Importing this package registers every implementation under its signature's name.
+"""
+from . import core, families, nvae  # noqa: F401  (register implementations)
+from .registry import (UnknownBlockError, block_class, combinator_class, family_class, register_block,
+                       register_combinator, register_family, registered)
+
+__all__ = ["UnknownBlockError", "block_class", "combinator_class", "family_class", "register_block",
+           "register_combinator", "register_family", "registered"]

@@ -1,0 +1,127 @@
+"""The model catalogue: every `specs/<name>.hvae` file is the model `<name>`.
+
+Every model is built through the same path -- parse, check, build the graph, validate, lower --
+so every spec in the zoo gets the same checks.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Mapping, Optional
+
+import dsl
+from compiler.graph import ModelGraph, build_graph
+
+from .errors import ZooError
+
+__all__ = ["ModelEntry", "list_models", "spec_path", "compile_spec", "create_model", "SPEC_SUFFIX"]
+
+SPEC_SUFFIX = ".hvae"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    description: str
+    paper: str
+    dataset: str
+    path: str
+
+
+def _spec_dir() -> str:
+    return str(resources.files("specs"))
+
+
+def list_models(pattern: str = "*") -> list[ModelEntry]:
+    """The zoo's models whose names match a glob pattern, sorted by name.
+
+    Example:
+        >>> [m.name for m in list_models("nvae*")]
+        ['nvae16', 'nvae8']
+    """
+    out = []
+    root = _spec_dir()
+    for fname in sorted(os.listdir(root)):
+        if not fname.endswith(SPEC_SUFFIX) or fname.startswith("_"):
+            continue
+        name = fname[: -len(SPEC_SUFFIX)]
+        if not fnmatch.fnmatch(name, pattern):
+            continue
+        path = os.path.join(root, fname)
+        spec = dsl.load_spec(path)
+        header = {type(s).__name__: s for s in spec.statements}
+        out.append(ModelEntry(
+            name,
+            header["ModelDecl"].description if "ModelDecl" in header else "",
+            header["PaperDecl"].text if "PaperDecl" in header else "",
+            header["DatasetDecl"].name if "DatasetDecl" in header else "",
+            path))
+    return out
+
+
+def spec_path(name_or_path: str) -> str:
+    """A spec file path from a model name (``ladder``) or a path (``specs/ladder.hvae``).
+
+    Raises:
+        ZooError: neither an existing file nor a model of the zoo (with close matches).
+    """
+    if os.path.exists(name_or_path):
+        return name_or_path
+    if name_or_path.endswith(SPEC_SUFFIX) or os.sep in name_or_path:
+        raise ZooError(f"spec file not found: {name_or_path}")
+    path = os.path.join(_spec_dir(), name_or_path + SPEC_SUFFIX)
+    if os.path.exists(path):
+        return path
+    from dsl.library import suggest
+
+    names = [m.name for m in list_models()]
+    hint = suggest(name_or_path, names)
+    raise ZooError(f"no model named '{name_or_path}' in the zoo" + (f"; {hint}" if hint else "") +
+                   f" (models: {', '.join(names)})")
+
+
+def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = None) -> ModelGraph:
+    """Parse, check and build the IR of a spec.
+
+    Args:
+        name_or_path: a zoo model name or a `.hvae` file.
+        overrides: constant values (``{"L": 8}``), as ``--set L=8`` does.
+
+    Raises:
+        ZooError: the spec cannot be found.
+        SpecError: the spec is invalid (every error is listed).
+    """
+    spec = dsl.load_spec(spec_path(name_or_path))
+    concrete, shapes, warnings = dsl.checked(spec, overrides)
+    mg = build_graph(concrete, shapes, warnings)
+    from compiler.validate import validate_graph
+
+    problems = [d for d in validate_graph(mg) if d.is_error]
+    if problems:
+        raise dsl.SpecSemanticError(problems)
+    return mg
+
+
+def create_model(name_or_path: str, **overrides: Any):
+    """Build the PyTorch module of a zoo model, timm-style.
+
+    Args:
+        name_or_path: a model name from :func:`list_models` or a spec path.
+        **overrides: spec constants to change, e.g. ``create_model("attentive16", L=8)``.
+
+    Returns:
+        A :class:`zoo.model.HierarchicalVAE`.
+
+    Raises:
+        ZooError, SpecError: as :func:`compile_spec`.
+
+    Example:
+        >>> model = create_model("vae")
+        >>> model.num_parameters() > 0
+        True
+    """
+    from compiler.lower import lower
+
+    return lower(compile_spec(name_or_path, overrides))
