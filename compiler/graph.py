@@ -252,7 +252,8 @@ class _Builder:
             e["data"] = e["data"] or data
             e["pgm"] = e["pgm"] | (pgm or frozenset())
             return
-        self.g.add_edge(a, b, data=data, pgm=frozenset(pgm or ()), role=role, sample_model=sample_model)
+        self.g.add_edge(a, b, data=data, pgm=frozenset(pgm or ()), role=role, sample_model=sample_model,
+                        models=frozenset())
 
     def _ref(self, ref: NodeRef) -> str:
         if ref.group is None:

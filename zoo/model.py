@@ -53,6 +53,20 @@ class ELBOTerms:
         return sum(self.kl.values()) if self.kl else torch.zeros_like(self.log_px)
 
 
+def _flat(inp):
+    if isinstance(inp, tuple):
+        for x in inp:
+            yield from _flat(x)
+    else:
+        yield inp
+
+
+def _gather(env: dict, inp):
+    if isinstance(inp, tuple):
+        return [_gather(env, x) for x in inp]
+    return env[inp]
+
+
 class HierarchicalVAE(nn.Module):
     """The compiled model. A plain `nn.Module`: `state_dict`, `.to(device)`, DDP and
     `torch.compile` work as usual.
@@ -70,6 +84,8 @@ class HierarchicalVAE(nn.Module):
         self._generate = self._steps(graph.generate_plan, sample_from="prior")
         self.observed = tuple(v.name for v in graph.observed)
         self.latents = tuple(graph.latent_order)
+        # Modules that need the whole model (e.g. to evaluate a factor as a function) get a
+        # reference to it; they must keep it out of their submodules (a weakref does).
         for node, module in ops.items():
             bind = getattr(module, "bind_model", None)
             if bind is not None:
@@ -234,6 +250,61 @@ class HierarchicalVAE(nn.Module):
             running = chunk_lse if running is None else torch.logaddexp(running, chunk_lse)
             done += k
         return running - math.log(k_total)
+
+    # -- sub-computations ----------------------------------------------------------------------
+    def evaluate(self, node: str, values: dict) -> object:
+        """Compute one node of the inference pass from given values of its upstream variables.
+
+        Used by families that take a factor as a function: a VampPrior evaluates the posterior
+        of its latent on learned pseudo-inputs with ``evaluate("posterior(z[1])", {"x": u})``.
+        Only the steps upstream of `node` run.
+        """
+        steps = self._upstream_steps(node)
+        env = dict(values)
+        batch = next(iter(values.values())).shape[0]
+        return self._run(steps, env, batch)[node]
+
+    def _upstream_steps(self, node: str):
+        cache = self.__dict__.setdefault("_upstream_cache", {})
+        if node not in cache:
+            import networkx as nx
+
+            needed = nx.ancestors(self.graph.dataflow, node) | {node}
+            cache[node] = tuple(s for s in self._infer if s[1] in needed)
+        return cache[node]
+
+    @torch.no_grad()
+    def initialize_from_data(self, batches) -> None:
+        """Run the data-dependent initialisation of every block that has one.
+
+        A block opts in by defining ``init_from_data_update(**inputs)`` (called once per batch
+        with the values of its tensor arguments) and ``init_from_data_end()``; for example the
+        DCT pseudo-input transform records the largest absolute coefficient over the training set.
+        Call it once, before training, with an iterable of data batches.
+        """
+        hooked = [n for n, m in self.ops.items() if hasattr(m, "init_from_data_update")]
+        if not hooked:
+            return
+        infos = {n: self.graph.info(n) for n in hooked}
+        for x in batches:
+            env = self._inputs(x)
+            batch = next(iter(env.values())).shape[0]
+            for node in hooked:
+                deps = {src for _, inp in infos[node].inputs for src in _flat(inp)}
+                steps = tuple(s for s in self._infer if s[1] in self._ancestor_set(deps))
+                env = self._run(steps, env, batch)
+                self.ops[node].init_from_data_update(
+                    **{name: _gather(env, inp) for name, inp in infos[node].inputs})
+        for node in hooked:
+            self.ops[node].init_from_data_end()
+
+    def _ancestor_set(self, nodes) -> set:
+        import networkx as nx
+
+        out = set(nodes)
+        for n in nodes:
+            out |= nx.ancestors(self.graph.dataflow, n)
+        return out
 
     def num_parameters(self, trainable_only: bool = True) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,70 @@
+"""The `zoo` command: `zoo list | build | check | render | train | eval | sample`.
+
+Each subcommand lives in :mod:`zoo.commands` as a module with `add_arguments(parser)` and
+`run(args) -> int`. :func:`main` is the only place that turns exceptions into exit codes:
+spec errors and :class:`ZooError` print their message and exit with 2, and no user mistake
+shows a traceback (``--debug`` shows it).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+__all__ = ["main", "COMMANDS"]
+
+COMMANDS = {
+    "list": "the models of the zoo",
+    "build": "parse, check and compile a spec; print a summary",
+    "check": "verify that each spec's posterior respects the exact posterior's factorization",
+    "render": "draw a spec's graphical model or architecture",
+    "train": "train a spec on a data set",
+    "eval": "evaluate a trained model: ELBO, importance-weighted NLL, KL per layer, active units",
+    "sample": "draw samples from a trained model",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo", description="Hierarchical VAEs from .hvae specs.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, help_text in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"zoo.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"zoo.commands.{name}":
+                raise
+            continue
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; return the exit status."""
+    from dsl.errors import SpecError
+
+    from .errors import ZooError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (SpecError, ZooError) as err:
+        if args.debug:
+            raise
+        print(str(err), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Arguments and helpers shared by several subcommands."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_spec_arguments", "overrides_from"]
+
+
+def add_spec_arguments(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """SPEC (a zoo model name or a .hvae path) and repeatable `--set NAME=VALUE`."""
+    parser.add_argument("spec", nargs="+" if many else None, metavar="SPEC",
+                        help="a model name from `zoo list` or a path to a .hvae file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a spec constant (repeatable), e.g. --set L=8 --set hidden=[256,256]")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """Parse every --set into {name: constant}; raises SpecError on a malformed value."""
+    from dsl import parse_override
+
+    out: dict[str, Any] = {}
+    for item in args.overrides or ():
+        name, value = parse_override(item)
+        out[name] = value
+    return out
