@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional, Union
 
 from . import ast
 from . import library as lib
-from .errors import Diagnostic, SpecSemanticError
+from .errors import Diagnostic, SpecError, SpecSemanticError
 from .parser import parse_spec
 from .values import (Apply, ArrayInfo, Assumption, Combine, ConcreteSpec, Const, Dist, Factor, FactorRefValue,
                      Feature, Invalid, ListValue, NodeRef, Origin, Symbol, Value, Variable, node_name)
@@ -40,13 +40,18 @@ def parse_override(assignment: str) -> tuple[str, Any]:
     if "=" not in assignment:
         raise SpecSemanticError([Diagnostic(f"--set expects NAME=VALUE, got '{assignment}'", code="bad-override")])
     name, text = assignment.split("=", 1)
-    name = name.strip()
-    spec = parse_spec(f"let {name} = {text.strip()}", path="<--set>")
+    name, text = name.strip(), text.strip()
+    problem = Diagnostic(f"--set {assignment}: the value must be a number, true or false, a \"string\" or a list "
+                         f"of those, e.g. --set L=8 or --set hidden=[256,256]", code="bad-override")
+    try:
+        spec = parse_spec(f"let {name} = {text}", path="<--set>")
+    except SpecError:
+        raise SpecSemanticError([problem]) from None
     (stmt,) = spec.statements
     el = _Elaborator(spec, {})
     value = el.const(stmt.value, {})
     if el.errors:
-        raise SpecSemanticError(el.errors)
+        raise SpecSemanticError([problem])
     return name, value
 
 

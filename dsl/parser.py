@@ -72,8 +72,15 @@ def load_spec(path: str) -> ast.Spec:
             a constant the imported file does not define.
     """
     sources: dict[str, str] = {}
-    statements = _load(os.path.normpath(path), (), sources, None)
+    statements = _load(_display_path(path), (), sources, None)
     return ast.Spec(_merge_headers(statements), path, tuple(sources.items()))
+
+
+def _display_path(path: str) -> str:
+    """The path as messages should show it: relative to the working directory when inside it."""
+    path = os.path.normpath(path)
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return rel if not rel.startswith("..") else path
 
 
 def _load(path: str, stack: tuple[str, ...], sources: dict[str, str],

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv with everything hvae-zoo needs: the pinned PyTorch build, the package itself
+# (editable) with its test extras, and Graphviz's `dot` for rendering diagrams.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if ! command -v dot >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        (apt-get install -y -q graphviz >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q graphviz >/dev/null; }) \
+            || echo "warning: could not install Graphviz; 'zoo render' will write .dot files only" >&2
+    else
+        echo "warning: Graphviz 'dot' not found; install it (e.g. apt-get install graphviz) for SVG/PNG/PDF diagrams" >&2
+    fi
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+.venv/bin/python -m pip install -q -e ".[test]"
+touch .venv/.installed
