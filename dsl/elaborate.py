@@ -834,9 +834,11 @@ class _Elaborator:
         return v if good else self._kind_error(where, _KIND_WORDS[k], v)
 
     def _kind_error(self, where, wanted, v):
-        self.error(v.span, f"{where} expects {wanted}, got {_describe(v)}",
-                   hint=("'{}' is not defined".format(v.name) if isinstance(v, Symbol) and not v.args else None),
-                   code="bad-argument")
+        hint = None
+        if isinstance(v, Symbol) and not v.args:
+            close = lib.suggest(v.name, [*self.arrays, *self.constants])
+            hint = f"'{v.name}' is not defined" + (f"; {close}" if close else "")
+        self.error(v.span, f"{where} expects {wanted}, got {_describe(v)}", hint=hint, code="bad-argument")
         return None
 
 
