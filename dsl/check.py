@@ -309,6 +309,10 @@ class _Checker:
         for f in self.spec.factors:
             if f.kind in ("prior", "likelihood"):
                 seen = self.deps.variable_ancestors(f.id) & observed
+                if f.kind == "likelihood":
+                    # p(x_l | z_l, x_{l-1}): a likelihood may read *other* observed blocks (a
+                    # factorization of the data); reading its own target is a cycle, reported below
+                    seen -= {o for o in seen if o != f.target}
                 if seen:
                     self.error(f.span, f"{f.id} reads the data ({_names(sorted(seen))}); the generative model "
                                        f"must not see its own observations", code="generative-reads-data")
