@@ -29,7 +29,7 @@ SERE_SMALL = {
     "sere_mlp": {"L": 4, "H": 16, "F": 4, "B": 4, "HX": 16},
     "sere_mlp_top": {"L": 4, "H": 16, "F": 4, "B": 4, "HX": 16},
     "sere_resnet": {"L": 4, "H": 16, "F": 4, "FE": 2, "E": 8, "B": 4, "C": 4},
-    "sere_maf_cifar": {"L": 3, "D": 10, "bins": 4, "splines": 2, "F": 2, "E": 8, "HK": 8, "K": 8, "HQ": 8, "HR": 8,
+    "sere_maf_cifar": {"L": 3, "D": 10, "bins": 4, "splines": 2, "F": 2, "E": 8, "HK": 8, "K": 8, "HQ": 8, "HR": 8, "R": 4,
                        "HP": 8, "HB": 4, "C0": 4, "HG": 8, "G": 4, "HM": 8},
     "sere_nvae": {"L": 3, "C": 8, "Z": 2, "B": 4},
 }
