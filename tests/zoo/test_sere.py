@@ -29,7 +29,7 @@ SERE_SMALL = {
     "sere_mlp": {"L": 4, "H": 16, "F": 4, "B": 4, "HX": 16},
     "sere_mlp_top": {"L": 4, "H": 16, "F": 4, "B": 4, "HX": 16},
     "sere_resnet": {"L": 4, "H": 16, "F": 4, "FE": 2, "E": 8, "B": 4, "C": 4},
-    "sere_maf_cifar": {"L": 3, "D": 10, "bins": 4, "splines": 2, "F": 2, "E": 8, "HK": 8, "K": 8, "HQ": 8, "HR": 8, "R": 4,
+    "sere_maf_cifar": {"W": 8, "L": 3, "D": 10, "bins": 4, "splines": 2, "F": 2, "E": 8, "HK": 8, "K": 8, "HQ": 8, "HR": 8, "R": 4,
                        "HP": 8, "HB": 4, "C0": 4, "HG": 8, "G": 4, "HM": 8},
     "sere_nvae": {"L": 3, "C": 8, "Z": 2, "B": 4},
 }
@@ -37,7 +37,8 @@ SERE_SMALL = {
 
 def _data(name: str, batch: int = 4) -> torch.Tensor:
     if name == "sere_maf_cifar":
-        return torch.randint(0, 256, (batch, 3, 32, 32)).float() / 127.5 - 1
+        side = SERE_SMALL[name]["W"]
+        return torch.randint(0, 256, (batch, 3, side, side)).float() / 127.5 - 1
     return torch.bernoulli(torch.full((batch, 1, 28, 28), 0.3))
 
 
@@ -124,9 +125,21 @@ def test_the_maf_decoder_scores_a_bound_on_the_mass_of_the_8_bit_image():
     x = _data("sere_maf_cifar", 2)
     terms = model(x)
     dist = terms.distributions["likelihood(x)"]
-    log_py, log_det = dist.logit_log_prob(x, torch.full((2, 3072), 0.5))
-    torch.testing.assert_close(dist.log_prob(x, torch.full((2, 3072), 0.5)), log_py + log_det)
+    noise = torch.full((2, x[0].numel()), 0.5)
+    log_py, log_det = dist.logit_log_prob(x, noise)
+    torch.testing.assert_close(dist.log_prob(x, noise), log_py + log_det)
     assert (log_det < 0).all()  # logit space is wider than [0, 256): the Jacobian term lowers the bound
+
+
+def test_the_maf_spec_samples_8_bit_images_and_clips_out_of_range_data_to_the_edge_levels():
+    model = create_model("sere_maf_cifar", **SERE_SMALL["sere_maf_cifar"]).eval()
+    draws = model.sample(2, mean=False)
+    levels = (draws + 1) * 127.5
+    assert draws.shape == (2, 3, 8, 8) and ((draws >= -1) & (draws <= 1)).all()
+    torch.testing.assert_close(levels, levels.round())
+    dist = model(draws).distributions["likelihood(x)"]
+    noise = torch.rand(2, draws[0].numel())
+    torch.testing.assert_close(dist.log_prob(draws.sign() * 1.5, noise), dist.log_prob(draws.sign(), noise))
 
 
 def test_resnet_stacks_halve_and_double_maps():
@@ -203,9 +216,15 @@ def test_the_iclr_version_with_data_blocks_is_faithful_and_trains():
     assert all(p.grad is not None for p in model.parameters())
 
 
-def test_zoo_check_accepts_every_sere_spec():
-    """`zoo check` (when present): the published specs depart only where they say so."""
+def test_zoo_check_agrees_with_these_verdicts(capsys):
+    """`zoo check --json` (when present): exit 0, and exactly the violations derived above."""
     pytest.importorskip("zoo.commands.check")
+    import json
+
     from zoo.cli import main
 
-    assert main(["check", *(spec_path(n) for n in SERE_SPECS)]) == 0
+    assert main(["check", "--json", *(spec_path(n) for n in SERE_SPECS)]) == 0
+    reports = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    for name in SERE_SPECS:
+        got = {v["latent"]: set(v["missing"]) for v in reports[name]["violations"]}
+        assert got == _violations(compile_spec(name)), name

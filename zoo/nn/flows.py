@@ -151,8 +151,12 @@ class LogitTransform:
         self.levels = 2 ** bits
 
     def to_logit(self, x: torch.Tensor, noise: Optional[torch.Tensor] = None):
-        """(B, D) data -> (y, sum_i log|dy_i/dv'_i|) with fresh uniform noise unless given."""
-        v = torch.round((x + 1) * (self.levels - 1) / 2)
+        """(B, D) data -> (y, sum_i log|dy_i/dv'_i|) with fresh uniform noise unless given.
+
+        x is rounded to the nearest of the 2^bits levels of [-1, 1]; values outside [-1, 1] count as
+        the edge levels (as the discretized logistic's edge bins do).
+        """
+        v = torch.round((x + 1) * (self.levels - 1) / 2).clamp(0, self.levels - 1)
         w = torch.rand_like(v) if noise is None else noise
         s = (v + w) / self.levels
         rest = (self.levels - v - w) / self.levels  # 1 - s, computed without cancellation near s = 1
