@@ -97,7 +97,8 @@ class MAFLayer(nn.Module):
         x = torch.zeros_like(u)
         for i in torch.argsort(self.made.data_degrees).tolist():
             shift, log_scale = self.made(x, cond).unbind(dim=1)
-            x = x.clone()
+            if torch.is_grad_enabled():
+                x = x.clone()  # the MADE's backward needs the x it saw
             x[:, i] = u[:, i] * torch.exp(log_scale[:, i]) + shift[:, i]
         shift, log_scale = self.made(x, cond).unbind(dim=1)
         return x, log_scale.sum(dim=1)
