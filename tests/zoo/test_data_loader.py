@@ -96,6 +96,10 @@ def test_loader_labels_and_argument_errors():
         make_loader(data, 4, shuffle=True, seed=-1, drop_last=False)
     with pytest.raises(ZooError, match="batch size"):
         make_loader(data, 0, shuffle=True, seed=0, drop_last=False)
+    numpy_ints = make_loader(data, np.int64(4), shuffle=True, seed=np.int64(2), drop_last=False)
+    numpy_ints.set_epoch(np.int64(1))
+    numpy_ints.skip(np.int64(1))
+    assert len(_ids(numpy_ints)) == 2
     unlabeled = ImageData("toy", "train", data.images, None, "binary")
     with pytest.raises(ZooError, match="no labels"):
         make_loader(unlabeled, 4, shuffle=True, seed=0, drop_last=False, with_labels=True)

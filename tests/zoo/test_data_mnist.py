@@ -160,3 +160,18 @@ def test_download_fetches_verified_files_from_mirrors(tmp_path, monkeypatch):
     with pytest.raises(ZooError, match="could not download"):
         load_dataset("mnist", "test", root=str(tmp_path / "fresh"), download=True)
     assert not any(f.startswith("t10k") for f in os.listdir(tmp_path / "fresh" / "MNIST" / "raw"))
+
+
+def test_binarized_mnist_download_writes_the_original_text_files(tmp_path, monkeypatch, binarized):
+    import zoo.data.binarized_mnist as module
+
+    server = tmp_path / "server"
+    server.mkdir()
+    for split in ("train", "valid", "test"):
+        rows = binarized[split].images[:3].reshape(3, -1).numpy() // 255
+        (server / f"binarized_mnist_{split}.amat").write_text("\n".join(" ".join(map(str, r)) for r in rows))
+    monkeypatch.setattr(module, "_URL", server.as_uri() + "/binarized_mnist_{split}.amat")
+    data = load_dataset("binarized_mnist", "valid", root=str(tmp_path / "data"), download=True, verify=False)
+    assert torch.equal(data.images, binarized["valid"].images[:3])
+    assert sorted(os.listdir(tmp_path / "data" / "binarized_mnist")) == sorted(
+        f"binarized_mnist_{s}.amat" for s in ("test", "train", "valid"))

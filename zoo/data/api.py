@@ -1,6 +1,7 @@
 """Loading data sets by name: :func:`load_dataset`, the data root, and spec-header names."""
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Optional, Sequence
 
@@ -43,7 +44,7 @@ def available_splits(name: str, validation: Optional[int] = None) -> tuple[str, 
 
 def _check_request(info: DatasetInfo, split: str, validation: Optional[int]) -> None:
     if validation is not None:
-        if isinstance(validation, bool) or not isinstance(validation, int) or validation <= 0:
+        if isinstance(validation, bool) or not isinstance(validation, numbers.Integral) or validation <= 0:
             raise ZooError(f"validation must be a positive number of images, got {validation!r}")
         if info.has_validation:
             raise ZooError(f"{info.name} has an official validation split ({info.splits['valid']:,} "
@@ -106,7 +107,7 @@ def load_dataset(name: str, split: str = "train", root: Optional[str] = None, *,
     images = torch.from_numpy(arrays.images)
     labels = torch.from_numpy(arrays.labels) if arrays.labels is not None else None
     if validation is not None and split in ("train", "valid"):
-        n = images.shape[0]
+        n, validation = images.shape[0], int(validation)
         if validation >= n:
             raise ZooError(f"validation={validation:,} leaves no training images: {name} has {n:,}")
         part = slice(n - validation, n) if split == "valid" else slice(0, n - validation)

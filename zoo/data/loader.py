@@ -36,6 +36,7 @@ Example (exact resume)::
 """
 from __future__ import annotations
 
+import numbers
 import zlib
 from typing import Iterator, Optional, Union
 
@@ -48,8 +49,12 @@ from .dataset import ImageData
 __all__ = ["EpochLoader", "make_loader", "batch_generator", "epoch_permutation"]
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _check_seed(seed: int, what: str = "seed") -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not _is_int(seed) or seed < 0:
         raise ZooError(f"{what} must be a non-negative integer, got {seed!r}")
     return int(seed)
 
@@ -94,16 +99,16 @@ class EpochLoader:
 
     def __init__(self, images: torch.Tensor, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool,
                  rank: int = 0, world_size: int = 1, labels: Optional[torch.Tensor] = None) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        if not _is_int(batch_size) or batch_size <= 0:
             raise ZooError(f"batch size must be a positive integer, got {batch_size!r}")
-        if not isinstance(world_size, int) or world_size <= 0:
+        if not _is_int(world_size) or world_size <= 0:
             raise ZooError(f"world size must be a positive integer, got {world_size!r}")
-        if not isinstance(rank, int) or not 0 <= rank < world_size:
+        if not _is_int(rank) or not 0 <= rank < world_size:
             raise ZooError(f"rank must be in [0, {world_size}), got {rank!r}")
         self.images, self.labels = images, labels
-        self.batch_size, self.world_size, self.rank = batch_size, world_size, rank
+        self.batch_size, self.world_size, self.rank = int(batch_size), int(world_size), int(rank)
         self.shuffle, self.seed, self.drop_last = shuffle, _check_seed(seed), drop_last
-        self.global_batch = batch_size * world_size
+        self.global_batch = self.batch_size * self.world_size
         n = int(images.shape[0])
         if drop_last and n < self.global_batch:
             raise ZooError(f"only {n:,} images, fewer than one global batch of {batch_size} x "
@@ -122,9 +127,9 @@ class EpochLoader:
 
     def skip(self, batches: int) -> None:
         """Start the next iteration at batch ``batches`` of the epoch (0 <= batches <= len(self))."""
-        if isinstance(batches, bool) or not isinstance(batches, int) or not 0 <= batches <= self._num_batches:
+        if not _is_int(batches) or not 0 <= batches <= self._num_batches:
             raise ZooError(f"can skip 0..{self._num_batches} batches of an epoch, got {batches!r}")
-        self._skip = batches
+        self._skip = int(batches)
 
     def __len__(self) -> int:
         """Batches per epoch on this rank (the same on every rank)."""
@@ -135,9 +140,12 @@ class EpochLoader:
         epoch = self._epoch if epoch is None else _check_seed(epoch, "epoch")
         n = int(self.images.shape[0])
         order = epoch_permutation(n, self.seed, epoch) if self.shuffle else np.arange(n)
-        g = self.global_batch
-        return [np.array_split(order[k * g:(k + 1) * g], self.world_size)[self.rank]
-                for k in range(self._num_batches)]
+        g, b, r = self.global_batch, self.batch_size, self.rank
+        full = min(self._num_batches, n // g)
+        parts = [order[k * g + r * b:k * g + (r + 1) * b] for k in range(full)]
+        if full < self._num_batches:  # the incomplete last global batch (drop_last=False)
+            parts.append(np.array_split(order[full * g:], self.world_size)[r])
+        return parts
 
     def indexed(self) -> Iterator[tuple[int, Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]]]:
         """Like iterating, but yields ``(index of the batch in the epoch, batch)``."""
