@@ -168,6 +168,10 @@ def test_fit_to_shape_pads_centered_or_explains():
         fit_to_shape(data, [3, 32, 32])
     with pytest.raises(ZooError, match="centered zero padding"):
         fit_to_shape(data, [1, 31, 31])
+    digits = ImageData("digits", "train", torch.zeros(2, 1, 8, 8, dtype=torch.uint8), None, "binarize")
+    with pytest.raises(ZooError, match=r"'digits' has images of shape \[1, 8, 8\].*\[1, 28, 28\].*--set"):
+        fit_to_shape(digits, [1, 28, 28])                   # a 10-pixel margin is not padding
+    assert fit_to_shape(digits, [1, 28, 28], max_pad=10).shape == (1, 28, 28)
 
 
 # --- registry, names and errors --------------------------------------------------------------------

@@ -96,7 +96,10 @@ def load_dataset(name: str, split: str = "train", root: Optional[str] = None, *,
     if info.embedded:
         arrays = info.read(root, official, verify)
     elif download:
-        os.makedirs(root, exist_ok=True)
+        try:
+            os.makedirs(root, exist_ok=True)
+        except OSError as err:
+            raise ZooError(f"cannot create the data root '{root}' for the download: {err.strerror or err}") from None
         try:
             arrays = info.read(root, official, verify)
         except ZooError:
@@ -132,12 +135,14 @@ def dataset_for_spec(dataset_name_from_spec_header: str) -> str:
                    "pass --data NAME to choose one)")
 
 
-def fit_to_shape(data: ImageData, shape: Sequence[int]) -> ImageData:
-    """Make ``data`` match a spec's observed shape ``[C, H, W]``, zero-padding if needed.
+def fit_to_shape(data: ImageData, shape: Sequence[int], *, max_pad: int = 2) -> ImageData:
+    """Make ``data`` match a spec's observed shape ``[C, H, W]``, zero-padding if the spec asks.
 
-    Equal shapes return ``data`` itself. A larger canvas with the same channels and an even
-    margin on each axis is filled by centered zero padding, as the attentive VAE pads MNIST and
-    OMNIGLOT from 28x28 to 32x32 (2 pixels each side; padded pixels are 0 and binarize to 0).
+    Equal shapes return ``data`` itself. A canvas larger by an even margin of at most ``max_pad``
+    pixels on each side, with the same channels, is filled by centered zero padding: the
+    attentive VAE and NVAE pad MNIST and OMNIGLOT from 28x28 to 32x32 (2 pixels each side; padded
+    pixels are 0 and binarize to 0). Larger margins are refused rather than silently shrinking
+    the data inside a canvas made for another data set (8x8 digits in a 28x28 MNIST model).
 
     Raises:
         ZooError: any other mismatch; the message gives both shapes.
@@ -147,10 +152,12 @@ def fit_to_shape(data: ImageData, shape: Sequence[int]) -> ImageData:
         return data
     c, h, w = data.shape
     ok = (len(target) == 3 and target[0] == c and target[1] >= h and target[2] >= w
-          and (target[1] - h) % 2 == 0 and (target[2] - w) % 2 == 0)
+          and (target[1] - h) % 2 == 0 and (target[2] - w) % 2 == 0
+          and (target[1] - h) // 2 <= max_pad and (target[2] - w) // 2 <= max_pad)
     if not ok:
         raise ZooError(f"data set '{data.name}' has images of shape {list(data.shape)} but the spec observes "
-                       f"{list(target)}; only centered zero padding to a larger canvas is supported "
-                       "(e.g. [1, 28, 28] -> [1, 32, 32]): choose a matching --data or --set the spec's size")
+                       f"{list(target)}; only centered zero padding by up to {max_pad} pixels a side is "
+                       "supported (e.g. [1, 28, 28] -> [1, 32, 32]): choose a matching --data, or --set "
+                       "the spec's image size")
     padded = pad_images(data.images, (target[1] - h) // 2, (target[2] - w) // 2)
     return ImageData(data.name, data.split, padded, data.labels, data.encoding, data.origin)
