@@ -66,6 +66,18 @@ def test_sere_mlp_has_the_parameter_count_of_table_5():
     assert create_model("sere_mlp").num_parameters() == expected
 
 
+def test_sere_maf_cifar_has_the_flow_of_table_9():
+    """2 flows x 5 MADEs of 2 x 1024 hidden units over 3072 logit-space values, each conditioned on
+    one 40-dimensional z[l], and a batch-norm bijector (2 x 3072) between each two MADEs. Built on
+    the meta device: no memory for the 139M weights."""
+    with torch.device("meta"):
+        model = lower(compile_spec("sere_maf_cifar"))
+    made = _mlp([3072 + 40, 1024, 1024]) + _mlp([1024, 2 * 3072])
+    flow = sum(p.numel() for p in model.ops["likelihood(x)"].parameters())
+    assert flow == 10 * made + 9 * 2 * 3072 == 105_404_416
+    assert model.num_parameters() == 139_210_607
+
+
 def test_the_top_only_variant_differs_only_in_the_decoder_input():
     full, top = create_model("sere_mlp"), create_model("sere_mlp_top")
     assert full.num_parameters() - top.num_parameters() == (100 - 10) * 512

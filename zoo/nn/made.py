@@ -42,24 +42,26 @@ def made_degrees(data: int, cond: int, hidden: Sequence[int], *, order: str = "r
         hidden_degrees: "equal" (spread evenly) or "random".
 
     Returns:
-        [input degrees (C + D,), hidden degrees (h1,), (h2,), ...] as int64 tensors.
+        [input degrees (C + D,), hidden degrees (h1,), (h2,), ...] as int64 CPU tensors (also when a
+        model is built under another default device, e.g. ``torch.device("meta")``).
     """
+    cpu = torch.device("cpu")
     if order == "random":
-        data_degrees = cond + 1 + torch.randperm(data, generator=generator)
+        data_degrees = cond + 1 + torch.randperm(data, generator=generator, device=cpu)
     elif order == "left_to_right":
-        data_degrees = cond + 1 + torch.arange(data)
+        data_degrees = cond + 1 + torch.arange(data, device=cpu)
     else:
         raise ValueError(f"order must be 'random' or 'left_to_right', got {order!r}")
-    degrees = [torch.cat([torch.arange(1, cond + 1), data_degrees])]
+    degrees = [torch.cat([torch.arange(1, cond + 1, device=cpu), data_degrees])]
     high = cond + max(data - 1, 1)  # the largest useful hidden degree, C + D - 1
     low = cond + 1
     for units in hidden:
         if hidden_degrees == "equal":
-            k = torch.arange(1, units + 1, dtype=torch.float64)
+            k = torch.arange(1, units + 1, dtype=torch.float64, device=cpu)
             spread = torch.ceil(k * max(data - 1, 1) / (units + 1)).long()
             d = cond + spread.clamp(min=1)
         elif hidden_degrees == "random":
-            d = torch.randint(low, high + 1, (units,), generator=generator)
+            d = torch.randint(low, high + 1, (units,), generator=generator, device=cpu)
         else:
             raise ValueError(f"hidden_degrees must be 'equal' or 'random', got {hidden_degrees!r}")
         degrees.append(d.clamp(low, high))
