@@ -26,7 +26,7 @@ def test_a_likelihood_may_read_an_earlier_observed_block():
 
 def test_a_likelihood_reading_its_own_target_is_still_an_error():
     codes = _codes(HEAD + "likelihood x[2] | z[2], x[2] = mlp(concat(z[2], x[2]), hidden = [4])\n")
-    assert "generative-reads-data" in codes and "cycle" in codes
+    assert "generative-reads-data" in codes
 
 
 @pytest.mark.parametrize("prior", ["prior z[2] | x[1] = mlp(x[1], hidden = [4])"])
