@@ -175,8 +175,11 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool):
     missing = tuple(u for u in left_out if u in reached)
     if not missing:
         raise AssertionError(f"internal error: networkx finds {v} d-connected to {left_out} but no active path does")
-    first = next(n for n, _ in pred if n in left)  # the breadth-first search reaches it first: a short path
     repair = minimal_repair(graph, v, left_out, given, problem.deterministic)
+    # the witness leads to a latent the repair adds (one the factor cannot do without), the first
+    # that the breadth-first search reaches: a shortest such path
+    targets = repair or left
+    first = next(n for n, _ in pred if n in targets)
     return False, "search", (given, missing, witness_path(pred, v, first), repair)
 
 
