@@ -108,13 +108,16 @@ __all__ = ["check_posterior_factorization", "check_problem", "FactorizationRepor
            "format_report"]
 
 
-def check_posterior_factorization(mg, *, certificates: bool = True, inverse: bool = True) -> FactorizationReport:
+def check_posterior_factorization(mg, *, certificates: bool = True, repair: bool = True,
+                                  inverse: bool = True) -> FactorizationReport:
     """Check that a compiled spec's inference model respects the exact posterior's factorization.
 
     Args:
         mg: a :class:`compiler.graph.ModelGraph`.
         certificates: decide range elements by the chain-rule and local-link certificates where
             they apply (False runs the search for every factor; the verdict is the same).
+        repair: compute each violation's minimal repair (False leaves `suggested_parents` empty
+            where a search would be needed; for timing the verdict alone).
         inverse: also compute the faithful minimal inverse (NaMI) and compare with it.
 
     Returns:
@@ -127,17 +130,18 @@ def check_posterior_factorization(mg, *, certificates: bool = True, inverse: boo
         >>> report.faithful, report.exact, len(report.violations)
         (True, False, 9)
     """
-    return check_problem(problem_from_graph(mg), certificates=certificates, inverse=inverse)
+    return check_problem(problem_from_graph(mg), certificates=certificates, repair=repair, inverse=inverse)
 
 
-def check_problem(problem: Problem, *, certificates: bool = True, inverse: bool = True) -> FactorizationReport:
+def check_problem(problem: Problem, *, certificates: bool = True, repair: bool = True,
+                  inverse: bool = True) -> FactorizationReport:
     """:func:`check_posterior_factorization` on a :class:`compiler.dsep_problem.Problem`."""
     position = {v: i for i, v in enumerate(problem.order)}
     found, factors = [], []
     for group in statements(problem):
         text = group.key.text if group.key is not None else ""
         for v in group.latents:
-            verdict = _check_factor(problem, v, position, certificates)
+            verdict = _check_factor(problem, v, position, certificates, repair)
             if verdict is None:
                 factors.append(FactorVerdict(v, True, "chain rule", text))
                 continue
@@ -156,7 +160,7 @@ def check_problem(problem: Problem, *, certificates: bool = True, inverse: bool 
                                inv, tuple(warnings), problem.warnings)
 
 
-def _check_factor(problem: Problem, v: str, position: dict, certificates: bool):
+def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, repair: bool):
     """None for a chain-rule factor; else (faithful, method, (given, missing, witness, repair))."""
     graph, parents = problem.graph, problem.parents[v]
     left_out = [u for u in problem.order[:position[v]] if u not in parents]
@@ -175,12 +179,12 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool):
     missing = tuple(u for u in left_out if u in reached)
     if not missing:
         raise AssertionError(f"internal error: networkx finds {v} d-connected to {left_out} but no active path does")
-    repair = minimal_repair(graph, v, left_out, given, problem.deterministic)
+    added = minimal_repair(graph, v, left_out, given, problem.deterministic) if repair else frozenset()
     # the witness leads to a latent the repair adds (one the factor cannot do without), the first
     # that the breadth-first search reaches: a shortest such path
-    targets = repair or left
+    targets = added or left
     first = next(n for n, _ in pred if n in targets)
-    return False, "search", (given, missing, witness_path(pred, v, first), repair)
+    return False, "search", (given, missing, witness_path(pred, v, first), added)
 
 
 def _sorted(nodes, position: dict) -> tuple:

@@ -113,13 +113,15 @@ def problem_from_graph(mg) -> Problem:
     graph = nx.DiGraph()
     graph.add_nodes_from(pgm)
     inference_parents: dict = {n: set() for n in mg.latent_order}
-    for a, nbrs in g._adj.items():  # the raw adjacency: the views filter every edge on each access
+    edges = []
+    for a, nbrs in g.adjacency():  # not the views: they filter every edge on each access
         for b, data in nbrs.items():
             models = data["pgm"]
             if "p" in models:
-                graph.add_edge(a, b)
+                edges.append((a, b))
             if "q" in models and b in inference_parents:
                 inference_parents[b].add(a)
+    graph.add_edges_from(edges)
     deterministic = frozenset(n for n in pgm if not isinstance(g.nodes[n]["info"], VarInfo))
     observed = frozenset(v.name for v in mg.variables("observed"))
     location, line, ranges, index = {}, {}, {}, {}

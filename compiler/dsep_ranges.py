@@ -51,17 +51,17 @@ def local_links(problem: Problem, latent: str, missing: list, given: frozenset) 
         looked up only for what adjacency leaves.
     """
     graph = problem.graph
-    pred, succ = graph.pred[latent], graph.succ[latent]
+    adjacent = set(graph.pred[latent]).union(graph.succ[latent])
     out: dict = {}
     rest = []
     for u in missing:
-        if u in pred or u in succ:
+        if u in adjacent:
             out[u] = [latent, u]
         else:
             rest.append(u)
     if rest:
         via: dict = {}
-        for c in succ:
+        for c in graph.succ[latent]:
             if c in given:
                 for u in graph.pred[c]:
                     via.setdefault(u, c)

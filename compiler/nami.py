@@ -128,17 +128,19 @@ def faithful_inverse(problem: Problem) -> Inverse:
     rparents = _projection(problem, sources)
     latents, observed = set(problem.order), problem.observed
     position = {v: i for i, v in enumerate(problem.order)}
+    # The undirected working graph as bitsets: node i's neighbours are the set bits of adj[i].
+    names = list(rparents)
+    index = {n: i for i, n in enumerate(names)}
+    adj = [0] * len(names)
     # step 2: skeleton plus the moral edges of observed nodes
-    adj: dict = {n: set() for n in rparents}
     for c, ps in rparents.items():
         for p in ps:
-            adj[p].add(c)
-            adj[c].add(p)
+            adj[index[p]] |= 1 << index[c]
+            adj[index[c]] |= 1 << index[p]
     for o in observed:
-        ps = rparents[o]
-        for p in ps:
-            adj[p] |= ps
-            adj[p].discard(p)
+        mask = _mask(rparents[o], index)
+        for p in rparents[o]:
+            adj[index[p]] |= mask & ~(1 << index[p])
     # step 3: eliminate children first, ties broken by the spec's order (latest first)
     waiting = {v: 0 for v in latents}
     for c in latents:
@@ -147,18 +149,16 @@ def faithful_inverse(problem: Problem) -> Inverse:
                 waiting[p] += 1
     heap = [(-position[v], v) for v in latents if waiting[v] == 0]
     heapq.heapify(heap)
-    eliminated, parents = [], {}
+    eliminated, parents, alive = [], {}, (1 << len(names)) - 1
     while heap:
         _, v = heapq.heappop(heap)
-        nbrs = adj.pop(v)
-        parents[v] = nbrs
-        for n in nbrs:
-            adj[n].discard(v)
-        for n in nbrs:
-            missing = nbrs - adj[n]  # always holds n itself
-            if len(missing) > 1:
-                adj[n] |= missing
-                adj[n].discard(n)
+        i = index[v]
+        alive &= ~(1 << i)
+        nbrs = adj[i] & alive
+        members = _bits(nbrs)
+        parents[v] = {names[j] for j in members}
+        for j in members:  # the fill-in: join the neighbours pairwise
+            adj[j] |= nbrs & ~(1 << j)
         eliminated.append(v)
         for p in rparents[v]:
             if p in latents:
@@ -170,6 +170,23 @@ def faithful_inverse(problem: Problem) -> Inverse:
     order = tuple(reversed(eliminated))
     parents = _minimal(problem, order, parents, rparents)
     return _compare(problem, order, parents, sources)
+
+
+def _mask(nodes, index: dict) -> int:
+    out = 0
+    for n in nodes:
+        out |= 1 << index[n]
+    return out
+
+
+def _bits(mask: int) -> list:
+    """Indices of the set bits."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
 
 
 def _minimal(problem: Problem, order: tuple, parents: dict, rparents: dict) -> dict:
