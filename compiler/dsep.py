@@ -95,6 +95,7 @@ Apostolopoulou, Rosenfeld & Dubrawski. Self-reflective variational inference (Th
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import networkx as nx
 
@@ -102,7 +103,8 @@ from .dsep_paths import (active_reach, ancestors_of, arrows, closure, is_separat
                          witness_path)
 from .dsep_problem import Problem, problem_from_graph
 from .dsep_ranges import chain_rule, local_links, statements
-from .dsep_report import AssumptionUse, FactorizationReport, FactorVerdict, Violation, format_report
+from .dsep_report import (AssumptionUse, FactorizationReport, FactorVerdict, StatementSummary, Violation,
+                          format_report)
 
 __all__ = ["check_posterior_factorization", "check_problem", "FactorizationReport", "Violation",
            "format_report"]
@@ -137,18 +139,19 @@ def check_problem(problem: Problem, *, certificates: bool = True, repair: bool =
                   inverse: bool = True) -> FactorizationReport:
     """:func:`check_posterior_factorization` on a :class:`compiler.dsep_problem.Problem`."""
     position = {v: i for i, v in enumerate(problem.order)}
-    found, factors = [], []
-    for group in statements(problem):
+    found, factors, summaries = [], [], []
+    for group in statements(problem):  # a range statement is one unit (docs/factorization.md, section 5)
         text = group.key.text if group.key is not None else ""
+        methods: dict = {}
         for v in group.latents:
-            verdict = _check_factor(problem, v, position, certificates, repair)
-            if verdict is None:
-                factors.append(FactorVerdict(v, True, "chain rule", text))
-                continue
-            faithful, method, data = verdict
-            factors.append(FactorVerdict(v, faithful, method, text))
-            if not faithful:
-                found.append((v, text, method) + data)
+            outcome = _check_factor(problem, v, position, certificates, repair)
+            factors.append(FactorVerdict(v, outcome.faithful, outcome.method, text))
+            methods[outcome.method] = methods.get(outcome.method, 0) + 1
+            if not outcome.faithful:
+                found.append((v, text, outcome))
+        if group.key is not None:
+            summaries.append(StatementSummary(text, problem.location.get(group.latents[0], ""), tuple(group.latents),
+                                              methods, sum(1 for f in factors[-len(group.latents):] if not f.faithful)))
     violations, uses = _acknowledge(problem, found, position)
     assumptions, warnings = _assumption_report(problem, uses)
     inv = None
@@ -157,22 +160,34 @@ def check_problem(problem: Problem, *, certificates: bool = True, repair: bool =
 
         inv = faithful_inverse(problem)
     return FactorizationReport(problem.name, problem.order, tuple(factors), tuple(violations), tuple(assumptions),
-                               inv, tuple(warnings), problem.warnings)
+                               inv, tuple(warnings), problem.warnings, tuple(summaries))
 
 
-def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, repair: bool):
-    """None for a chain-rule factor; else (faithful, method, (given, missing, witness, repair))."""
+@dataclass(frozen=True)
+class _Outcome:
+    """The check of one factor; the fields after `method` are set for violations only."""
+
+    faithful: bool
+    method: str
+    given: frozenset = frozenset()
+    missing: tuple = ()
+    witness: tuple = ()
+    repair: frozenset = frozenset()
+
+
+def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, repair: bool) -> _Outcome:
     graph, parents = problem.graph, problem.parents[v]
     left_out = [u for u in problem.order[:position[v]] if u not in parents]
     if chain_rule(left_out):
-        return None
+        return _Outcome(True, "chain rule")
     given = closure(graph, parents | problem.observed, problem.deterministic)
     if certificates:
         links = local_links(problem, v, left_out, given)
-        if len(links) == len(left_out):
-            return False, "local links", (given, tuple(left_out), links[left_out[-1]], frozenset(left_out))
+        if len(links) == len(left_out):  # every left-out latent is linked: missing = repair = left_out
+            return _Outcome(False, "local links", given, tuple(left_out), tuple(links[left_out[-1]]),
+                            frozenset(left_out))
     if is_separated(graph, v, left_out, given):
-        return True, "search", ()
+        return _Outcome(True, "search")
     pred = active_reach(graph, v, given, ancestors_of(graph, given))
     left = set(left_out)
     reached = {n for n, _ in pred}
@@ -184,7 +199,7 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
     # that the breadth-first search reaches: a shortest such path
     targets = added or left
     first = next(n for n, _ in pred if n in targets)
-    return False, "search", (given, missing, witness_path(pred, v, first), added)
+    return _Outcome(False, "search", given, missing, tuple(witness_path(pred, v, first)), added)
 
 
 def _sorted(nodes, position: dict) -> tuple:
@@ -195,10 +210,11 @@ def _acknowledge(problem: Problem, found: list, position: dict):
     """Build the violations and record which assumptions cover them."""
     uses: dict = OrderedDict((a.location, []) for a in problem.assumptions)
     out = []
-    for v, text, method, given, missing, witness, repair in found:
+    for v, text, outcome in found:
+        missing = outcome.missing
         covered, by = set(), []
         for a in problem.assumptions:
-            if not a.given <= given:
+            if not a.given <= outcome.given:
                 continue
             other = a.right if v in a.left else a.left if v in a.right else None
             hit = set(missing) & other if other else set()
@@ -211,7 +227,8 @@ def _acknowledge(problem: Problem, found: list, position: dict):
         rest = tuple(u for u in missing if u not in covered)
         out.append(Violation(
             v, problem.location.get(v, ""), problem.line.get(v), text, _sorted(problem.parents[v], position),
-            missing, tuple(witness), arrows(problem.graph, witness), _sorted(repair, position), method,
+            missing, outcome.witness, arrows(problem.graph, list(outcome.witness)), _sorted(outcome.repair, position),
+            outcome.method,
             acknowledged=not rest, acknowledged_by=tuple(by), unacknowledged=rest))
     return out, uses
 

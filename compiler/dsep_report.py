@@ -1,10 +1,11 @@
 """What the factorization check reports, as data (`to_dict`) and as text (`format_report`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["FactorVerdict", "Violation", "AssumptionUse", "FactorizationReport", "format_report"]
+__all__ = ["FactorVerdict", "StatementSummary", "Violation", "AssumptionUse", "FactorizationReport",
+           "format_report"]
 
 METHODS = ("chain rule", "local links", "search")
 
@@ -17,6 +18,21 @@ class FactorVerdict:
     faithful: bool
     method: str
     statement: str = ""
+
+
+@dataclass(frozen=True)
+class StatementSummary:
+    """A posterior statement checked as one unit: its elements and how each was decided."""
+
+    statement: str
+    location: str
+    latents: tuple
+    methods: dict
+    unfaithful: int
+
+    def to_dict(self) -> dict:
+        return {"statement": self.statement, "location": self.location, "latents": list(self.latents),
+                "methods": dict(self.methods), "unfaithful": self.unfaithful}
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,7 @@ class FactorizationReport:
         inverse: the faithful minimal inverse (:class:`compiler.nami.Inverse`), if computed.
         warnings: diagnostics (unneeded assumptions), rendered.
         spec_warnings: the spec's own lint warnings, carried along for `zoo check`.
+        statements: one :class:`StatementSummary` per posterior statement.
     """
 
     model: str
@@ -108,7 +125,7 @@ class FactorizationReport:
     inverse: object = None
     warnings: tuple = ()
     spec_warnings: tuple = ()
-    stats: dict = field(default_factory=dict)
+    statements: tuple = ()
 
     @property
     def faithful(self) -> bool:
@@ -135,6 +152,7 @@ class FactorizationReport:
             "suggested_parents": self.suggested_parents,
             "inverse": self.inverse.to_dict() if self.inverse is not None else None,
             "methods": {m: sum(1 for f in self.factors if f.method == m) for m in METHODS},
+            "statements": [s.to_dict() for s in self.statements],
             "warnings": list(self.warnings),
         }
 
@@ -157,6 +175,11 @@ def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
     else:
         head = f"NOT faithful: {n - ack} unacknowledged violation(s)" + (f", {ack} acknowledged" if ack else "")
     lines = [f"{report.model}: {head}"]
+    if verbose:
+        for st in report.statements:
+            how = ", ".join(f"{n} by {m}" for m, n in st.methods.items())
+            lines.append(f"  {st.location}: {st.statement}: {len(st.latents)} factor(s), {st.unfaithful} unfaithful "
+                         f"({how})")
     for v in report.violations:
         tag = "acknowledged" if v.acknowledged else "violation"
         lines.append(f"  {v.location}: {tag}: q({v.latent} | {', '.join(v.parents) or '-'}) leaves out "

@@ -180,3 +180,12 @@ def test_the_check_does_not_import_torch():
     code = ("import sys, compiler.dsep, compiler.nami, compiler.render; "
             "from compiler.dsep_problem import problem_from_edges; assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.parametrize("module", ["compiler.dsep", "compiler.nami", "compiler.dsep_problem", "compiler.render"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
