@@ -133,8 +133,12 @@ def problem_from_graph(mg) -> Problem:
         location[v], line[v] = _location(span)
         origin = factor.origin if factor is not None else None
         if origin is not None:
-            text = f"posterior {origin.array}[{origin.binder} in {origin.low}..{origin.high}]" \
-                if origin.binder else f"posterior {v}"
+            if origin.binder:
+                text = f"posterior {origin.array}[{origin.binder} in {origin.low}..{origin.high}]"
+            elif origin.low is not None and origin.high is not None and origin.low != origin.high:
+                text = f"posterior {origin.array}[{origin.low}..{origin.high}]"
+            else:
+                text = f"posterior {v}"
             ranges[v] = RangeKey(origin.statement, origin.binder, origin.low, origin.high, text)
     deps = None
     assumptions = []
