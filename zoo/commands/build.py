@@ -89,12 +89,9 @@ def summarize(mg, model=None) -> dict:
 
 
 def _factorization(mg):
-    try:
-        from compiler import dsep
-    except ImportError:
-        return None
-    report = dsep.check_posterior_factorization(mg)
-    return report.to_dict() if hasattr(report, "to_dict") else report
+    from compiler import dsep
+
+    return dsep.check_posterior_factorization(mg, inverse=False).to_dict()
 
 
 def _emit(mg, path: str) -> None:
@@ -163,13 +160,18 @@ def _format(s: dict) -> str:
 
 
 def _format_verdict(v) -> str:
-    if isinstance(v, dict) and "faithful" in v:
-        if v["faithful"]:
-            return "factorization: faithful (the posterior respects the exact posterior's factorization)"
-        n = len(v.get("violations", []))
-        ack = sum(1 for x in v.get("violations", []) if x.get("acknowledged"))
-        return f"factorization: {n} unfaithful factor(s), {ack} acknowledged by assumptions (see `zoo check`)"
-    return f"factorization: {v}"
+    """One line per verdict, plus the first unacknowledged violation (`zoo check` prints them all)."""
+    violations = v.get("violations", [])
+    open_ = [x for x in violations if not x.get("acknowledged")]
+    if v.get("exact", not violations):
+        return "factorization: faithful (the posterior respects the exact posterior's factorization)"
+    if v["faithful"]:
+        return (f"factorization: faithful up to {len(violations)} departure(s) acknowledged by assumptions "
+                f"(see `zoo check`)")
+    first = open_[0]
+    return (f"factorization: NOT faithful, {len(open_)} unacknowledged violation(s) (see `zoo check`); first:\n"
+            f"  {first['location']}: q({first['latent']}) leaves out {', '.join(first['missing'])}; "
+            f"active path {first['witness_text']}; add {', '.join(first['suggested_parents'])}")
 
 
 def _short(names, limit=8):

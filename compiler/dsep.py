@@ -1,0 +1,272 @@
+"""Does the inference model respect the factorization of the exact posterior?
+
+Faithful posterior factorization
+--------------------------------
+A hierarchical VAE's inference model samples its latents in an order v_1, ..., v_n and gives each
+one a factor q(v_i | pa_q(v_i)) whose parents are earlier latents, deterministic functions of
+them, and the data x. The exact posterior of the generative model factorizes by the chain rule as
+
+    p(v_1, ..., v_n | x) = prod_i p(v_i | v_1, ..., v_{i-1}, x),
+
+so the variational family can contain the exact posterior only if every exact conditional depends
+on nothing but what the factor reads:
+
+    p(v_i | v_<i, x) = p(v_i | pa_q(v_i), x)    for every i.
+
+This holds for every distribution the generative graph G can represent exactly when v_i is
+d-separated in G from the earlier latents it does not read, M_i = v_<i - pa_q(v_i), given its
+parents and the observed variables. (Everything in pa_q(v_i) is computed from v_<i and x, so
+conditioning on v_<i and on v_<i together with pa_q(v_i) is the same.) We call the inference
+model *faithful* when this holds for every factor -- its family then contains the exact
+posterior -- and each failing factor a *violation*: the factor leaves out a latent on which the
+exact conditional depends, and no setting of the encoder's weights can recover that dependence.
+
+Deterministic nodes: D-separation
+---------------------------------
+Bijector outputs (``z[l] = f(eps[l]; z[l-1])``), pseudo-input transforms and other deterministic
+features that statements name as parents are nodes of G. Plain d-separation treats them like any
+unobserved node, which misses independences: a deterministic node whose parents are all observed
+is itself known. Geiger, Verma & Pearl's D-separation adds exactly that rule -- a deterministic
+node is observed when all of its parents are, iterated to a fixed point -- and is sound and
+complete for graphs with functional nodes. Running d-separation with the conditioning set closed
+under that rule is D-separation (docs/factorization.md, "D-separation by closure", has the proof),
+so the check closes pa_q(v_i) and the observed variables (:func:`compiler.dsep_paths.closure`) and
+asks :func:`networkx.is_d_separator`. The endpoints are always random variables: the check is over
+latents, never over feature maps.
+
+Theorem 1 of the self-reflective VAE paper is this check on its Figure 3: eps[l] reads z[l-1]
+and x; every path from eps[l] to eps[<l] enters z[l-1], which is conditioned on, so the factor is
+faithful -- while the decoder reads z[L] only. When the decoder reads every z[l], the path
+``eps[3] -> z[3] -> x <- z[1] <- eps[1]`` is active (x is an observed collider, z[1] is not
+determined by z[2]) and the factor of eps[3] is not.
+
+What the report says
+--------------------
+For each violation: the latent, the line of its posterior statement, the left-out latents that
+are d-connected to it (``missing``), one active path as a witness, and the minimal set of parents
+to add (:func:`compiler.dsep_paths.minimal_repair`, built on
+:func:`networkx.find_minimal_d_separator`). For the whole model: a faithful minimal inverse
+computed from the generative graph alone (:mod:`compiler.nami`) and the edges by which the spec's
+inference model differs from it. A spec may acknowledge a deliberate departure with
+``assume A independent of B given C``: a violation of the factor of v is acknowledged when
+assumptions with v on one side cover every latent in its missing set on the other side, and their
+given-clause is part of what the factor conditions on. Acknowledged violations are reported but do
+not make the model unfaithful; an assumption that acknowledges nothing is a warning.
+
+Speed
+-----
+A per-latent loop of searches costs O(n (V + E)), which is cubic in the depth of a fully connected
+hierarchy. The spec states its structure with range statements, and the check runs each range
+statement as a unit (:mod:`compiler.dsep_ranges`): two certificates -- the chain rule (nothing is
+left out) and local links (everything left out is adjacent, or a co-parent through a conditioned
+child) -- decide an element by bookkeeping on sets, with no search; the search is the fallback for
+the elements they do not decide. docs/factorization.md proves both and gives the benchmark.
+
+Examples
+--------
+A chain z1 -> z2 -> z3 whose decoder also reads z1, with a top-down Markov posterior:
+
+>>> from compiler.dsep_problem import problem_from_edges
+>>> p = problem_from_edges([("z1", "z2"), ("z2", "z3"), ("z3", "x"), ("z1", "x")],
+...                        order=["z1", "z2", "z3"], observed=["x"],
+...                        parents={"z1": ["x"], "z2": ["z1", "x"], "z3": ["z2", "x"]})
+>>> report = check_problem(p)
+>>> report.faithful
+False
+>>> [(v.latent, v.missing, v.witness_text) for v in report.violations]
+[('z3', ('z1',), 'z3 -> x <- z1')]
+
+The self-reflective structure, with deterministic ``z1 = eps1`` and ``z2 = f(eps2; z1)``:
+
+>>> p = problem_from_edges([("eps1", "z1"), ("z1", "eps2"), ("z1", "z2"), ("eps2", "z2"), ("z2", "x")],
+...                        order=["eps1", "eps2"], observed=["x"], deterministic=["z1", "z2"],
+...                        parents={"eps1": ["x"], "eps2": ["z1", "x"]})
+>>> check_problem(p).faithful
+True
+
+References
+----------
+Geiger, Verma & Pearl. Identifying independence in Bayesian networks. Networks 20, 1990.
+Shachter. Bayes-Ball: the rational pastime. UAI 1998.
+van der Zander & Liskiewicz. Finding minimal d-separators in linear time and applications. UAI 2020.
+Webb et al. Faithful inversion of generative models for effective amortized inference. NeurIPS 2018.
+Apostolopoulou, Rosenfeld & Dubrawski. Self-reflective variational inference (Theorem 1).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .dsep_paths import (active_reach, ancestors_of, arrows, closure, is_separated, minimal_repair,
+                         witness_path)
+from .dsep_problem import Problem, problem_from_graph
+from .dsep_ranges import chain_rule, local_links, statements
+from .dsep_report import (AssumptionUse, FactorizationReport, FactorVerdict, StatementSummary, Violation,
+                          format_report)
+
+__all__ = ["check_posterior_factorization", "check_problem", "FactorizationReport", "Violation",
+           "format_report"]
+
+
+def check_posterior_factorization(mg, *, certificates: bool = True, repair: bool = True,
+                                  inverse: bool = True) -> FactorizationReport:
+    """Check that a compiled spec's inference model respects the exact posterior's factorization.
+
+    Args:
+        mg: a :class:`compiler.graph.ModelGraph`.
+        certificates: decide range elements by the chain-rule and local-link certificates where
+            they apply (False runs the search for every factor; the verdict is the same).
+        repair: compute each violation's minimal repair (False leaves `suggested_parents` empty
+            where a search would be needed; for timing the verdict alone).
+        inverse: also compute the faithful minimal inverse (NaMI) and compare with it.
+
+    Returns:
+        A :class:`FactorizationReport`; ``report.faithful`` is False when a violation is not
+        acknowledged by an assumption.
+
+    Example:
+        >>> from zoo.registry import compile_spec
+        >>> report = check_posterior_factorization(compile_spec("dlgm"))
+        >>> report.faithful, report.exact, len(report.violations)
+        (True, False, 9)
+    """
+    return check_problem(problem_from_graph(mg), certificates=certificates, repair=repair, inverse=inverse)
+
+
+def check_problem(problem: Problem, *, certificates: bool = True, repair: bool = True,
+                  inverse: bool = True) -> FactorizationReport:
+    """:func:`check_posterior_factorization` on a :class:`compiler.dsep_problem.Problem`."""
+    position = {v: i for i, v in enumerate(problem.order)}
+    found, factors, summaries = [], [], []
+    for group in statements(problem):  # a range statement is one unit (docs/factorization.md, section 5)
+        text = group.key.text if group.key is not None else ""
+        methods: dict = {}
+        for v in group.latents:
+            outcome = _check_factor(problem, v, position, certificates, repair)
+            factors.append(FactorVerdict(v, outcome.faithful, outcome.method, text))
+            methods[outcome.method] = methods.get(outcome.method, 0) + 1
+            if not outcome.faithful:
+                found.append((v, text, outcome))
+        if group.key is not None:
+            summaries.append(StatementSummary(text, problem.location.get(group.latents[0], ""), tuple(group.latents),
+                                              methods, sum(1 for f in factors[-len(group.latents):] if not f.faithful)))
+    violations, uses = _acknowledge(problem, found, position)
+    assumptions, warnings = _assumption_report(problem, uses)
+    inv = None
+    if inverse:
+        from .nami import faithful_inverse
+
+        inv = faithful_inverse(problem)
+    return FactorizationReport(problem.name, problem.order, tuple(factors), tuple(violations), tuple(assumptions),
+                               inv, tuple(warnings), problem.warnings, tuple(summaries))
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The check of one factor; the fields after `method` are set for violations only."""
+
+    faithful: bool
+    method: str
+    given: frozenset = frozenset()
+    missing: tuple = ()
+    witness: tuple = ()
+    repair: frozenset = frozenset()
+
+
+def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, repair: bool) -> _Outcome:
+    graph, parents = problem.graph, problem.parents[v]
+    left_out = [u for u in problem.order[:position[v]] if u not in parents]
+    if chain_rule(left_out):
+        return _Outcome(True, "chain rule")
+    given = closure(graph, parents | problem.observed, problem.deterministic)
+    if certificates:
+        links = local_links(problem, v, left_out, given)
+        if len(links) == len(left_out):  # every left-out latent is linked: missing = repair = left_out
+            return _Outcome(False, "local links", given, tuple(left_out), tuple(links[left_out[-1]]),
+                            frozenset(left_out))
+    if is_separated(graph, v, left_out, given):
+        return _Outcome(True, "search")
+    pred = active_reach(graph, v, given, ancestors_of(graph, given))
+    left = set(left_out)
+    reached = {n for n, _ in pred}
+    missing = tuple(u for u in left_out if u in reached)
+    if not missing:
+        raise AssertionError(f"internal error: networkx finds {v} d-connected to {left_out} but no active path does")
+    added = minimal_repair(graph, v, left_out, given, problem.deterministic) if repair else frozenset()
+    # the witness leads to a latent the repair adds (one the factor cannot do without), the first
+    # that the breadth-first search reaches: a shortest such path
+    targets = added or left
+    first = next(n for n, _ in pred if n in targets)
+    return _Outcome(False, "search", given, missing, tuple(witness_path(pred, v, first)), added)
+
+
+def _sorted(nodes, position: dict) -> tuple:
+    return tuple(sorted(nodes, key=lambda n: (0, position[n], "") if n in position else (1, 0, n)))
+
+
+def _acknowledge(problem: Problem, found: list, position: dict):
+    """Build the violations and record which assumptions cover them."""
+    uses: dict = OrderedDict((a.location, []) for a in problem.assumptions)
+    out = []
+    for v, text, outcome in found:
+        missing = outcome.missing
+        covered, by = set(), []
+        for a in problem.assumptions:
+            if not a.given <= outcome.given:
+                continue
+            other = a.right if v in a.left else a.left if v in a.right else None
+            hit = set(missing) & other if other else set()
+            if hit:
+                covered |= hit
+                if a.location not in by:
+                    by.append(a.location)
+                if v not in uses[a.location]:
+                    uses[a.location].append(v)
+        rest = tuple(u for u in missing if u not in covered)
+        out.append(Violation(
+            v, problem.location.get(v, ""), problem.line.get(v), text, _sorted(problem.parents[v], position),
+            missing, outcome.witness, arrows(problem.graph, list(outcome.witness)), _sorted(outcome.repair, position),
+            outcome.method,
+            acknowledged=not rest, acknowledged_by=tuple(by), unacknowledged=rest))
+    return out, uses
+
+
+def _assumption_report(problem: Problem, uses: dict):
+    """One :class:`AssumptionUse` per `assume` statement, and a warning for each unneeded one."""
+    from dsl.errors import Diagnostic
+
+    position = {v: i for i, v in enumerate(problem.order)}
+    grouped: dict = OrderedDict()
+    for a in problem.assumptions:
+        grouped.setdefault(a.location, []).append(a)
+    out, warnings = [], []
+    for location, items in grouped.items():
+        first = items[0]
+        implied = all(_implied(problem, a) for a in items)
+        use = AssumptionUse(first.text, location, first.line, first.reason,
+                            _sorted(set().union(*(a.left for a in items)), position),
+                            _sorted(set().union(*(a.right for a in items)), position),
+                            _sorted(set().union(*(a.given for a in items)), position),
+                            tuple(uses.get(location, ())), implied)
+        out.append(use)
+        if not use.used:
+            hint = ("the generative model already implies this independence, so no factor departs from the exact "
+                    "posterior by assuming it; remove the statement" if implied else
+                    "no posterior factor leaves out what it declares independent while conditioning on its "
+                    "given-clause; remove it, or check its indices and given-clause")
+            d = Diagnostic("assumption is not needed: it acknowledges no departure of the inference model",
+                           first.span, hint, "warning", "unneeded-assumption")
+            warnings.append(str(d.with_source(problem.sources)) if first.span is not None else
+                            f"{location}: warning: {d.message}\nhint: {hint}")
+    return out, warnings
+
+
+def _implied(problem: Problem, a) -> bool:
+    """Whether d-separation in the generative graph already gives LEFT independent of RIGHT given GIVEN."""
+    left, right = set(a.left), set(a.right)
+    given = closure(problem.graph, set(a.given) | problem.observed, problem.deterministic)
+    if not left or not right or left & right or (left | right) & given:
+        return False
+    return nx.is_d_separator(problem.graph, left, right, set(given))

@@ -1,0 +1,251 @@
+"""Graph primitives of the factorization check: closure, active paths, witnesses, repairs.
+
+Everything here works on a plain :class:`networkx.DiGraph` (the generative PGM, see
+:mod:`compiler.dsep`) and on sets of node names, so that the property tests can call it on random
+graphs without building a spec.
+
+* :func:`closure` -- D-separation's rule for deterministic nodes: a deterministic node is
+  observed when all of its parents are, iterated to a fixed point.
+* :func:`active_reach` -- a breadth-first search over (node, direction) states that finds every
+  node d-connected to a source given a conditioning set, and keeps predecessors so that
+  :func:`witness_path` can return one *simple* active path to any of them.
+* :func:`is_active_path` -- checks one path against the rules (used to verify witnesses).
+* :func:`minimal_repair` -- the smallest set of parents to add to a factor, computed with
+  :func:`networkx.find_minimal_d_separator` on the graph with one auxiliary sink.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Optional
+
+import networkx as nx
+
+__all__ = ["closure", "ancestors_of", "active_reach", "witness_path", "is_active_path", "arrows",
+           "minimal_repair", "is_separated", "SINK"]
+
+SINK = "\x00sink"  # the auxiliary node of minimal_repair; no spec name can contain a NUL
+
+
+def closure(graph: nx.DiGraph, given: Iterable[str], deterministic: frozenset) -> frozenset:
+    """The conditioning set closed under functional determination.
+
+    A deterministic node belongs to the closure when all of its parents do (a node with no parents
+    is a constant and always does). Random nodes enter only through `given`.
+
+    Args:
+        graph: the generative DAG.
+        given: the observed and conditioned nodes.
+        deterministic: the deterministic nodes of `graph`.
+
+    Returns:
+        `given` plus every deterministic node it determines.
+    """
+    given = set(given)
+    out = set(given)
+    waiting = {}  # deterministic node -> number of its parents not yet in the closure
+    queue: deque = deque()  # nodes added to the closure whose children are still to be told
+    for d in deterministic:
+        if d in given:
+            continue
+        missing = sum(1 for p in graph.pred[d] if p not in given)
+        if missing == 0:
+            out.add(d)
+            queue.append(d)
+        else:
+            waiting[d] = missing
+    while queue:
+        n = queue.popleft()
+        for c in graph.succ[n]:
+            if c in waiting:
+                waiting[c] -= 1
+                if waiting[c] == 0:
+                    del waiting[c]
+                    out.add(c)
+                    queue.append(c)
+    return frozenset(out)
+
+
+def ancestors_of(graph: nx.DiGraph, nodes: Iterable[str]) -> set:
+    """`nodes` and all their ancestors (a collider is open iff it is in this set of the conditioning set)."""
+    out = set(nodes)
+    stack = list(out)
+    while stack:
+        n = stack.pop()
+        for p in graph.pred[n]:
+            if p not in out:
+                out.add(p)
+                stack.append(p)
+    return out
+
+
+# A search state is (node, down): `down` is True when the path arrived along an edge that points
+# into the node (from a parent), False when it arrived from a child.
+State = tuple
+
+
+def active_reach(graph: nx.DiGraph, source: str, given: frozenset, open_colliders: set,
+                 stop: Optional[set] = None) -> dict:
+    """Every state reachable from `source` along active paths given `given`.
+
+    Rules at an interior node n: a chain or fork is active iff n is not conditioned on; a collider
+    (both edges point into n) is active iff n is in `open_colliders` (the conditioning set and its
+    ancestors).
+
+    Args:
+        graph: the generative DAG.
+        source: the start node (never conditioned on).
+        given: the (closed) conditioning set.
+        open_colliders: ``ancestors_of(graph, given)``.
+        stop: optional nodes at which the search ends early once all of them are reached.
+
+    Returns:
+        A dict from each reached state to its predecessor state (the start states map to None).
+        A node is d-connected to `source` iff some state of it is a key.
+    """
+    pred: dict[State, Optional[State]] = {}
+    queue: deque = deque()
+    for m in graph.pred[source]:
+        st = (m, False)
+        if st not in pred:
+            pred[st] = None
+            queue.append(st)
+    for m in graph.succ[source]:
+        st = (m, True)
+        if st not in pred:
+            pred[st] = None
+            queue.append(st)
+    remaining = set(stop) if stop else None
+    while queue:
+        state = queue.popleft()
+        n, down = state
+        if remaining is not None:
+            remaining.discard(n)
+            if not remaining:
+                break
+        if n == source:
+            continue
+        conditioned = n in given
+        if not conditioned:  # chains and forks pass on to the children
+            for m in graph.succ[n]:
+                st = (m, True)
+                if st not in pred:
+                    pred[st] = state
+                    queue.append(st)
+        if (down and n in open_colliders) or (not down and not conditioned):
+            for m in graph.pred[n]:  # collider (arrived down) or chain going up
+                st = (m, False)
+                if st not in pred:
+                    pred[st] = state
+                    queue.append(st)
+    return pred
+
+
+def witness_path(pred: dict, source: str, target: str) -> list:
+    """One simple active path from `source` to `target` out of :func:`active_reach`'s result.
+
+    The predecessor chain is a shortest active *walk*; cutting out every loop (keeping the first
+    visit of a repeated node) leaves a simple path that is still active: a loop can only return to
+    a node n that the walk left through a non-collider or through an open collider, and the shortcut
+    joins the first arrival to the last departure, which is again one of these (see
+    docs/factorization.md, "Witness paths").
+    """
+    state = (target, True) if (target, True) in pred else (target, False)
+    if state not in pred:
+        raise KeyError(f"{target} is not d-connected to {source}")
+    walk = []
+    while state is not None:
+        walk.append(state[0])
+        state = pred[state]
+    walk.append(source)
+    walk.reverse()
+    path: list = []
+    position: dict = {}
+    for n in walk:
+        if n in position:  # a loop: drop it
+            cut = position[n]
+            for m in path[cut + 1:]:
+                del position[m]
+            del path[cut + 1:]
+        else:
+            position[n] = len(path)
+            path.append(n)
+    return path
+
+
+def is_active_path(graph: nx.DiGraph, path: list, given: frozenset, open_colliders: set) -> bool:
+    """Whether `path` (a list of nodes, consecutive ones adjacent) is a simple active path."""
+    if len(set(path)) != len(path):
+        return False
+    for a, b in zip(path, path[1:]):
+        if not (graph.has_edge(a, b) or graph.has_edge(b, a)):
+            return False
+    for a, n, b in zip(path, path[1:], path[2:]):
+        collider = graph.has_edge(a, n) and graph.has_edge(b, n)
+        if collider and n not in open_colliders:
+            return False
+        if not collider and n in given:
+            return False
+    return True
+
+
+def arrows(graph: nx.DiGraph, path: list) -> str:
+    """`eps[3] -> z[3] -> x <- z[1] <- eps[1]`."""
+    out = [str(path[0])]
+    for a, b in zip(path, path[1:]):
+        out.append("->" if graph.has_edge(a, b) else "<-")
+        out.append(str(b))
+    return " ".join(out)
+
+
+def is_separated(graph: nx.DiGraph, source: str, others: Iterable[str], given: frozenset) -> bool:
+    """networkx's d-separation test, with the trivial cases answered without a search."""
+    others = set(others)
+    if not others:
+        return True
+    return nx.is_d_separator(graph, {source}, others, set(given))
+
+
+def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given: frozenset,
+                   deterministic: frozenset) -> frozenset:
+    """The smallest set A of `missing` such that `source` is D-separated from missing - A given A.
+
+    With an auxiliary sink y that is a child of every node in `missing`, `source` is d-separated
+    from ``missing - A`` given ``given | A`` exactly when it is d-separated from y given the same
+    set (the last step of an active path into ``missing - A`` extends by the edge u -> y, u being a
+    non-collider that is not conditioned on). So the repair is the minimal d-separator between
+    `source` and y with ``given`` included and only ``given | missing`` allowed, which
+    :func:`networkx.find_minimal_d_separator` finds in linear time. Without deterministic nodes
+    this set is the unique minimum (docs/factorization.md, "Repairs"); with them, conditioning on
+    A may determine further deterministic nodes, so each member is dropped again if the rest still
+    separates, which leaves an inclusion-minimal set.
+
+    Args:
+        graph: the generative DAG; it must be mutable (a copy), the sink is added and removed.
+        source: the latent of the factor.
+        missing: the earlier latents the factor does not condition on.
+        given: the closed conditioning set of the factor.
+        deterministic: the deterministic nodes (for the closure of the repaired set).
+
+    Returns:
+        The parents to add.
+    """
+    missing = set(missing)
+    if not missing:
+        return frozenset()
+    graph.add_node(SINK)
+    graph.add_edges_from((u, SINK) for u in missing)
+    try:
+        sep = nx.find_minimal_d_separator(graph, {source}, {SINK}, included=set(given),
+                                          restricted=set(given) | missing)
+    finally:
+        graph.remove_node(SINK)
+    if sep is None:  # cannot happen: given | missing always separates; keep the safe answer
+        return frozenset(missing)
+    added = set(sep) - set(given)
+    if deterministic:
+        for u in sorted(added):
+            rest = added - {u}
+            z = closure(graph, set(given) | rest, deterministic)
+            if is_separated(graph, source, missing - rest, z):
+                added = rest
+    return frozenset(added)

@@ -1,0 +1,212 @@
+"""What the factorization check reports, as data (`to_dict`) and as text (`format_report`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+__all__ = ["FactorVerdict", "StatementSummary", "Violation", "AssumptionUse", "FactorizationReport",
+           "format_report"]
+
+METHODS = ("chain rule", "local links", "search")
+
+
+@dataclass(frozen=True)
+class FactorVerdict:
+    """The verdict on one posterior factor and how it was reached (one of :data:`METHODS`)."""
+
+    latent: str
+    faithful: bool
+    method: str
+    statement: str = ""
+
+
+@dataclass(frozen=True)
+class StatementSummary:
+    """A posterior statement checked as one unit: its elements and how each was decided."""
+
+    statement: str
+    location: str
+    latents: tuple
+    methods: dict
+    unfaithful: int
+
+    def to_dict(self) -> dict:
+        return {"statement": self.statement, "location": self.location, "latents": list(self.latents),
+                "methods": dict(self.methods), "unfaithful": self.unfaithful}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """An unfaithful posterior factor q(v | parents).
+
+    Attributes:
+        latent: v.
+        location, line: where its posterior statement is ("path:line:col").
+        statement: the statement it was expanded from (``posterior z[l in 2..10]``).
+        parents: its inference parents as the spec states them.
+        missing: the earlier latents it leaves out that are d-connected to v given its parents and
+            the observations (each has an active path), in inference order.
+        witness: one active path from v to a member of `missing` (node names).
+        witness_text: the same path with arrows.
+        suggested_parents: the minimal set of parents to add for the factor to become faithful.
+        method: how it was decided ("local links" or "search").
+        acknowledged: every latent in `missing` is covered by a declared assumption.
+        acknowledged_by: locations of the assumptions that cover some of them.
+        unacknowledged: the members of `missing` no assumption covers.
+    """
+
+    latent: str
+    location: str
+    line: Optional[int]
+    statement: str
+    parents: tuple
+    missing: tuple
+    witness: tuple
+    witness_text: str
+    suggested_parents: tuple
+    method: str
+    acknowledged: bool = False
+    acknowledged_by: tuple = ()
+    unacknowledged: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"latent": self.latent, "line": self.line, "location": self.location, "statement": self.statement,
+                "parents": list(self.parents), "missing": list(self.missing), "witness": list(self.witness),
+                "witness_text": self.witness_text, "suggested_parents": list(self.suggested_parents),
+                "acknowledged": self.acknowledged, "acknowledged_by": list(self.acknowledged_by),
+                "unacknowledged": list(self.unacknowledged), "method": self.method}
+
+
+@dataclass(frozen=True)
+class AssumptionUse:
+    """One `assume` statement and the departures it acknowledges (over all its indices)."""
+
+    text: str
+    location: str
+    line: Optional[int]
+    reason: Optional[str]
+    left: tuple
+    right: tuple
+    given: tuple
+    acknowledges: tuple  # latents whose violation it (partly) covers
+    implied: bool  # the generative model already implies the stated independence
+
+    @property
+    def used(self) -> bool:
+        return bool(self.acknowledges)
+
+    def to_dict(self) -> dict:
+        return {"statement": self.text, "location": self.location, "line": self.line, "reason": self.reason,
+                "left": list(self.left), "right": list(self.right), "given": list(self.given),
+                "used": self.used, "acknowledges": list(self.acknowledges), "implied": self.implied}
+
+
+@dataclass
+class FactorizationReport:
+    """The result of :func:`compiler.dsep.check_posterior_factorization`.
+
+    Attributes:
+        model: the model's name.
+        order: the inference order of the latents.
+        factors: one :class:`FactorVerdict` per latent, in inference order.
+        violations: the unfaithful factors, acknowledged or not.
+        assumptions: the spec's assumptions and what they acknowledge.
+        inverse: the faithful minimal inverse (:class:`compiler.nami.Inverse`), if computed.
+        warnings: diagnostics (unneeded assumptions), rendered.
+        spec_warnings: the spec's own lint warnings, carried along for `zoo check`.
+        statements: one :class:`StatementSummary` per posterior statement.
+    """
+
+    model: str
+    order: tuple
+    factors: tuple
+    violations: tuple
+    assumptions: tuple = ()
+    inverse: object = None
+    warnings: tuple = ()
+    spec_warnings: tuple = ()
+    statements: tuple = ()
+
+    @property
+    def faithful(self) -> bool:
+        """No violation is left unacknowledged."""
+        return all(v.acknowledged for v in self.violations)
+
+    @property
+    def exact(self) -> bool:
+        """No factor departs from the exact posterior's factorization at all."""
+        return not self.violations
+
+    @property
+    def suggested_parents(self) -> dict:
+        return {v.latent: list(v.suggested_parents) for v in self.violations}
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "faithful": self.faithful,
+            "exact": self.exact,
+            "order": list(self.order),
+            "violations": [v.to_dict() for v in self.violations],
+            "assumptions": [a.to_dict() for a in self.assumptions],
+            "suggested_parents": self.suggested_parents,
+            "inverse": self.inverse.to_dict() if self.inverse is not None else None,
+            "methods": {m: sum(1 for f in self.factors if f.method == m) for m in METHODS},
+            "statements": [s.to_dict() for s in self.statements],
+            "warnings": list(self.warnings),
+        }
+
+
+def _short(names, limit=6) -> str:
+    names = list(names)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit - 2]) + f", ... ({len(names) - limit + 1} more), " + names[-1]
+
+
+def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
+    """The text `zoo check` prints: the verdict, every violation with its location, witness and
+    repair, the assumptions, the comparison with the faithful minimal inverse, and warnings."""
+    n, ack = len(report.violations), sum(1 for v in report.violations if v.acknowledged)
+    if report.exact:
+        head = "faithful: every posterior factor respects the exact posterior's factorization"
+    elif report.faithful:
+        head = f"faithful up to {ack} acknowledged departure(s) from the exact posterior's factorization"
+    else:
+        head = f"NOT faithful: {n - ack} unacknowledged violation(s)" + (f", {ack} acknowledged" if ack else "")
+    lines = [f"{report.model}: {head}"]
+    if verbose:
+        for st in report.statements:
+            how = ", ".join(f"{n} by {m}" for m, n in st.methods.items())
+            lines.append(f"  {st.location}: {st.statement}: {len(st.latents)} factor(s), {st.unfaithful} unfaithful "
+                         f"({how})")
+    for v in report.violations:
+        tag = "acknowledged" if v.acknowledged else "violation"
+        lines.append(f"  {v.location}: {tag}: q({v.latent} | {', '.join(v.parents) or '-'}) leaves out "
+                     f"{_short(v.missing)}")
+        lines.append(f"      active path: {v.witness_text}")
+        lines.append(f"      repair: also condition on {_short(v.suggested_parents)}")
+        if v.acknowledged:
+            lines.append(f"      acknowledged by the assumption at {', '.join(v.acknowledged_by)}")
+        elif v.acknowledged_by:
+            lines.append(f"      assumptions at {', '.join(v.acknowledged_by)} cover only part; "
+                         f"not covered: {_short(v.unacknowledged)}")
+    for a in report.assumptions:
+        state = f"acknowledges {len(a.acknowledges)} factor(s)" if a.used else "not needed"
+        lines.append(f"  {a.location}: assumption `{a.text}`: {state}")
+    inv = report.inverse
+    if inv is not None:
+        order = "same order" if inv.same_order else "order " + _short(inv.order)
+        summary = f", {len(inv.summarised)} read through a deterministic parent" if inv.summarised else ""
+        lines.append(f"  faithful minimal inverse (NaMI, {order}): {len(inv.missing)} edge(s) missing from the "
+                     f"inference model, {len(inv.unnecessary)} unnecessary{summary}")
+        if verbose or len(inv.missing) + len(inv.unnecessary) + len(inv.summarised) <= 12:
+            for u, v in inv.missing:
+                lines.append(f"      missing      {u} -> {v}")
+            for u, v, d in inv.summarised:
+                lines.append(f"      summarised   {u} -> {v} (through {d})")
+            for u, v in inv.unnecessary:
+                lines.append(f"      unnecessary  {u} -> {v}")
+    for w in report.warnings:
+        lines.append(w)
+    return "\n".join(lines)

@@ -1,0 +1,204 @@
+"""The architecture view: the dataflow of the compiled module, one box per statement element.
+
+Every computation of the IR belongs to an *owner*: the named feature, factor or variable whose
+statement created it (``c[3]/x/x`` and ``c[3]/x`` belong to ``c[3]``; ``d[2].key`` to ``d[2]``;
+``posterior(z[3])/delta/params`` to ``posterior(z[3])``). The view draws one node per owner,
+labelled with its name and the chain of blocks inside it (``nvae_cell ∘ conv ∘ concat``), and one
+edge per pair of owners that values flow between, coloured by the pass that computes the target:
+blue for the inference pass only, black for the generative pass only, purple for both.
+
+Owners are grouped into clusters that mirror how papers draw hierarchical VAEs: the bottom-up
+(inference-only) path, the top-down path shared by both passes, the likelihood head (what only
+the decoder computes), and the pseudo-input block; priors, posteriors and latents sit between
+them. The bottom-up path is drawn rising from the data (its edges are laid out reversed), so a
+deep ladder reads as two columns: the encoder going up on one side and the decoder coming down on
+the other; the data sits at the bottom. Blocks whose role is attention are hexagons and the connections into them are orange;
+shared bijectors are doubly outlined.
+"""
+from __future__ import annotations
+
+import re
+
+from .render import STYLE, _escape, _natural, attrs, header, html_name, quote
+
+__all__ = ["architecture_dot", "owner_of"]
+
+CLUSTERS = (
+    ("bottom_up", "bottom-up path (inference only)", STYLE["inference"]),
+    ("top_down", "top-down path (shared by p and q)", STYLE["shared"]),
+    ("generative", "generative only", STYLE["generative"]),
+    ("head", "likelihood head", STYLE["generative"]),
+    ("pseudo", "pseudo-input block", STYLE["shared"]),
+)
+
+
+def owner_of(node: str) -> str:
+    """The statement element a node belongs to: `c[3]/x/x` -> `c[3]`, `d[2].key` -> `d[2]`."""
+    base = node.split("/", 1)[0]
+    if "(" not in base and "." in base:
+        base = base.split(".", 1)[0]
+    return base
+
+
+def architecture_dot(mg, *, legend: bool = True) -> str:
+    """DOT text of the dataflow of `mg`, collapsed to one node per owner (see the module docstring)."""
+    from .graph import VarInfo
+
+    g = mg.graph
+    members: dict = {}
+    for n in g.nodes:
+        members.setdefault(owner_of(n), []).append(n)
+    kind = {o: _kind(mg, o, ns, VarInfo) for o, ns in members.items()}
+    models = {o: frozenset().union(*(mg.models_of(n) for n in ns)) for o, ns in members.items()}
+    cluster = _clusters(mg, members, kind, models)
+    edges: dict = {}
+    for a, b, d in g.edges(data=True):
+        if not d["data"]:
+            continue
+        oa, ob = owner_of(a), owner_of(b)
+        if oa != ob:
+            e = edges.setdefault((oa, ob), {"models": set(), "attention": False})
+            e["models"] |= set(d["models"])
+            e["attention"] = e["attention"] or getattr(mg.info(b), "role", "") == "attention"
+    lines: list = []
+    header(f"{mg.name} architecture", lines)
+    lines.append('  graph [ranksep=0.3, nodesep=0.25, compound=true];')
+    lines.append('  node [fontsize=11, margin="0.08,0.03"];')
+    done = set()
+    for key, title, colour in CLUSTERS:
+        owners = sorted((o for o in members if cluster.get(o) == key), key=_natural)
+        if not owners:
+            continue
+        lines.append(f"  subgraph cluster_{key} {{")
+        lines.append(f"    graph{attrs(label=title, color=colour, fontcolor=colour, style='rounded,dashed')};")
+        for o in owners:
+            lines.append("  " + _node(mg, o, members[o], kind[o]))
+            done.add(o)
+        lines.append("  }")
+    for o in sorted(members, key=_natural):
+        if o not in done:
+            lines.append(_node(mg, o, members[o], kind[o]))
+    rising = {o for o in members if cluster.get(o) == "bottom_up"}
+    used = set()
+    for (a, b), e in sorted(edges.items(), key=lambda item: (_natural(item[0][0]), _natural(item[0][1]))):
+        m = frozenset(e["models"])
+        colour = STYLE["attention"] if e["attention"] else {
+            frozenset({"q"}): STYLE["inference"], frozenset({"p"}): STYLE["generative"]}.get(m, STYLE["shared"])
+        used.add(colour)
+        kw = {"color": colour, "tooltip": "+".join(sorted(m)) or "-"}
+        if e["attention"]:
+            kw["penwidth"] = "0.7"
+        if kind[a] in ("prior", "posterior") and kind[b] in ("latent", "pseudo"):
+            kw["penwidth"] = "1.6"  # sampling
+        if kind[a] == "observed" or (a in rising and b in rising):  # the encoder rises from the data
+            lines.append(f"  {quote(b)} -> {quote(a)}{attrs(dir='back', **kw)};")
+        else:
+            lines.append(f"  {quote(a)} -> {quote(b)}{attrs(**kw)};")
+    if legend:
+        _legend(lines, used)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _kind(mg, owner: str, nodes: list, VarInfo) -> str:
+    info = mg.info(owner) if owner in mg.graph else mg.info(nodes[0])
+    if isinstance(info, VarInfo):
+        return info.kind
+    if info.kind == "factor":
+        return info.factor_kind
+    return info.role or "feature"
+
+
+def _clusters(mg, members: dict, kind: dict, models: dict) -> dict:
+    """Which cluster each owner is drawn in (latents, priors and posteriors in none)."""
+    pseudo = {o for o, k in kind.items() if k == "pseudo"}
+    out = {}
+    for o, k in kind.items():
+        target = re.match(r"\w+\((.*)\)$", o)
+        if k == "pseudo" or (target and target.group(1) in pseudo):
+            out[o] = "pseudo"
+        elif k == "likelihood":
+            out[o] = "head"
+        elif k in ("observed", "latent", "prior", "posterior"):
+            continue
+        elif models[o] == frozenset({"q"}):
+            out[o] = "bottom_up"
+        elif models[o] == frozenset({"p", "q"}):
+            out[o] = "top_down"
+        elif models[o] == frozenset({"p"}):
+            out[o] = "head" if _feeds_only_likelihood(mg, members[o]) else "generative"
+    return out
+
+
+def _feeds_only_likelihood(mg, nodes: list) -> bool:
+    """A generative-only feature whose values reach no prior: part of the decoder's head."""
+    seen, stack = set(nodes), list(nodes)
+    while stack:
+        n = stack.pop()
+        for m in mg.graph.successors(n):
+            if m in seen or not mg.graph.edges[n, m]["data"]:
+                continue
+            if owner_of(m).startswith("prior("):
+                return False
+            seen.add(m)
+            if "(" not in owner_of(m) or owner_of(m).startswith("likelihood("):
+                stack.append(m)
+    return True
+
+
+def _ops(mg, nodes: list) -> str:
+    """The blocks inside an owner, outermost first: `nvae_cell ∘ conv ∘ concat`."""
+    ops = []
+    for n in sorted(nodes, key=lambda n: (n.count("/"), _natural(n))):
+        info = mg.info(n)
+        op = getattr(info, "op", None)
+        if op and op not in ("slice", "identity") and op not in ops:
+            ops.append(op)
+    if len(ops) > 4:
+        ops = ops[:3] + ["&#8230;"]
+    return " &#8728; ".join(_escape(o) if o != "&#8230;" else o for o in ops)
+
+
+def _node(mg, owner: str, nodes: list, kind: str) -> str:
+    name = html_name(owner)[1:-1] if "(" not in owner else _factor_name(owner)
+    ops = _ops(mg, nodes)
+    label = f"<{name}<BR/><FONT POINT-SIZE=\"9\" COLOR=\"#555555\">{ops}</FONT>>" if ops else f"<{name}>"
+    kw = {"label": label, "tooltip": owner}
+    if kind in ("observed", "latent", "pseudo"):
+        kw.update(shape="doublecircle" if kind == "pseudo" else "circle", label=f"<{name}>", width="0.45",
+                  fixedsize="true")
+        if kind == "observed":
+            kw.update(style="filled", fillcolor=STYLE["observed"])
+    elif kind in ("prior", "posterior", "likelihood"):
+        colour = STYLE["inference"] if kind == "posterior" else STYLE["generative"]
+        kw.update(shape="box", style="rounded", color=colour, fontcolor=colour)
+    elif kind == "attention":
+        kw.update(shape="hexagon", color=STYLE["attention"])
+    elif kind == "bijector":
+        kw.update(shape="box", peripheries="2", color=STYLE["shared"])
+    elif kind == "constant":
+        kw.update(shape="box", style="dashed")
+    else:
+        kw.update(shape="box")
+    return f"  {quote(owner)}{attrs(**kw)};"
+
+
+def _factor_name(owner: str) -> str:
+    """`posterior(z[3])` -> q(<I>z</I><SUB>3</SUB>), `prior(z[3])` -> p(...), `likelihood(x)` -> p(x | ...)."""
+    m = re.fullmatch(r"(\w+)\((.*)\)", owner)
+    kind, target = m.groups()
+    inner = html_name(target)[1:-1]
+    return {"posterior": f"q({inner})", "prior": f"p({inner})", "likelihood": f"p({inner} | &#183;)"}.get(
+        kind, _escape(owner))
+
+
+def _legend(lines: list, used: set) -> None:
+    rows = [(STYLE["inference"], "computed in the inference pass only"),
+            (STYLE["generative"], "computed in the generative pass only"),
+            (STYLE["shared"], "computed in both passes (shared)"),
+            (STYLE["attention"], "attention connection")]
+    rows = [r for r in rows if r[0] in used]
+    cells = "".join(f'<TR><TD><FONT COLOR="{c}">&#8212;&#8212;&#8212;</FONT></TD><TD ALIGN="LEFT">{t}</TD></TR>'
+                    for c, t in rows)
+    lines.append(f'  legend [shape=plaintext, fontsize=10, label=<<TABLE BORDER="0" CELLBORDER="0" '
+                 f'CELLSPACING="1">{cells}</TABLE>>];')

@@ -1,0 +1,68 @@
+"""An independent brute-force oracle for D-separation, for the property tests.
+
+It shares no code with :mod:`compiler.dsep_paths`: the closure is a naive fixed-point loop, and
+d-connection is decided by enumerating every simple path of the undirected skeleton and testing
+each interior node with the textbook rules (a collider is open iff it or one of its descendants is
+conditioned on; any other node blocks iff it is conditioned on). Exponential, so only for graphs
+of a handful of nodes.
+"""
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+
+
+def closure(graph: nx.DiGraph, given, deterministic) -> set:
+    out = set(given)
+    changed = True
+    while changed:
+        changed = False
+        for d in deterministic:
+            if d not in out and all(p in out for p in graph.predecessors(d)):
+                out.add(d)
+                changed = True
+    return out
+
+
+def path_is_active(graph: nx.DiGraph, path, given) -> bool:
+    for a, n, b in zip(path, path[1:], path[2:]):
+        if graph.has_edge(a, n) and graph.has_edge(b, n):
+            if n not in given and not (nx.descendants(graph, n) & given):
+                return False
+        elif n in given:
+            return False
+    return True
+
+
+def active_paths(graph: nx.DiGraph, source, target, given):
+    skeleton = graph.to_undirected(as_view=True)
+    for path in nx.all_simple_paths(skeleton, source, target):
+        if path_is_active(graph, path, given):
+            yield path
+
+
+def connected(graph, source, target, given) -> bool:
+    return next(active_paths(graph, source, target, given), None) is not None
+
+
+def left_out(problem, v):
+    i = problem.order.index(v)
+    return [u for u in problem.order[:i] if u not in problem.parents[v]]
+
+
+def missing(problem, v, extra=()):
+    """The left-out latents d-connected to v given its parents, `extra` and the observations."""
+    rest = [u for u in left_out(problem, v) if u not in extra]
+    given = closure(problem.graph, set(problem.parents[v]) | set(extra) | set(problem.observed),
+                    problem.deterministic)
+    return [u for u in rest if connected(problem.graph, v, u, given)]
+
+
+def valid_repairs(problem, v):
+    """Every subset A of the left-out latents after whose addition the factor is faithful."""
+    out = left_out(problem, v)
+    for k in range(len(out) + 1):
+        for subset in itertools.combinations(out, k):
+            if not missing(problem, v, subset):
+                yield frozenset(subset)

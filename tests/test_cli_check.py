@@ -1,0 +1,81 @@
+"""`zoo check`: exit codes, printed violations and the --json fields."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+from zoo.cli import main
+
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "specs"
+
+
+def spec(name: str) -> str:
+    return str(FIXTURES / f"{name}.hvae")
+
+
+def test_faithful_specs_exit_0(capsys):
+    assert main(["check", "vae", "ladder", spec("chain_topdown")]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": faithful: every posterior factor") == 3
+
+
+def test_acknowledged_departures_exit_0(capsys):
+    assert main(["check", "dlgm", spec("dvp")]) == 0
+    out = capsys.readouterr().out
+    assert "dlgm: faithful up to 9 acknowledged departure(s)" in out
+    assert "acknowledged by the assumption at" in out and "dlgm.hvae:34:1" in out
+
+
+def test_unacknowledged_violation_exits_1_and_prints_location_witness_and_repair(capsys):
+    assert main(["check", "vae", spec("skip_markov")]) == 1
+    out = capsys.readouterr().out
+    assert "skip_markov: NOT faithful: 2 unacknowledged violation(s)" in out
+    assert "skip_markov.hvae:10:1: violation: q(z[3] | z[2], x) leaves out z[1]" in out
+    assert "active path: z[3] -> x <- z[1]" in out
+    assert "repair: also condition on z[1]" in out
+
+
+def test_spec_error_exits_2_even_with_violations_elsewhere(capsys, tmp_path):
+    bad = tmp_path / "bad.hvae"
+    bad.write_text("observed x : [4] ~ bernoulli\nlatent z : [2] ~ normal\nprior z = normal(loc = 0, scale = 1)\n")
+    assert main(["check", spec("skip_markov"), str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "bad.hvae" in captured.err and "Traceback" not in captured.err
+    assert main(["check", "no_such_model"]) == 2
+    assert "no model named 'no_such_model'" in capsys.readouterr().err
+
+
+def test_set_overrides_apply(capsys):
+    assert main(["check", spec("sere"), "--set", "all_z=false"]) == 0
+    assert main(["check", spec("sere"), "--set", "all_z=true"]) == 1
+    assert "eps[3] -> z[3] -> x <- z[1] <- eps[1]" in capsys.readouterr().out
+
+
+def test_json_lists_one_object_per_spec(capsys):
+    assert main(["check", "vae", spec("skip_markov"), spec("unneeded_assumption"), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [d["model"] for d in data] == ["vae", "skip_markov", "unneeded_assumption"]
+    for d in data:
+        assert {"model", "faithful", "violations", "assumptions", "suggested_parents"} <= set(d)
+    vae, skip, unneeded = data
+    assert vae["faithful"] and vae["violations"] == []
+    assert not skip["faithful"]
+    v = skip["violations"][0]
+    assert v["latent"] == "z[3]" and v["missing"] == ["z[1]"] and v["witness"] == ["z[3]", "x", "z[1]"]
+    assert v["line"] == 10 and v["acknowledged"] is False
+    assert skip["suggested_parents"] == {"z[3]": ["z[1]"], "z[4]": ["z[1]", "z[2]"]}
+    assert unneeded["faithful"] and unneeded["assumptions"][0]["used"] is False
+    assert "assumption is not needed" in unneeded["warnings"][0]
+
+
+def test_json_reports_spec_errors(capsys):
+    assert main(["check", "vae", "no_such_model", "--json"]) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data[0]["faithful"] and "no model named" in data[1]["error"]
+
+
+def test_build_prints_the_verdict(capsys):
+    assert main(["build", spec("skip_markov"), "--no-lower"]) == 0
+    out = capsys.readouterr().out
+    assert "factorization: NOT faithful, 2 unacknowledged violation(s)" in out
+    assert "active path z[3] -> x <- z[1]; add z[1]" in out

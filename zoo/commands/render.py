@@ -1,0 +1,123 @@
+"""Draw a spec's graphical model or architecture.
+
+`--view pgm` draws the probabilistic graphical model as the papers do (random variables as
+circles, observed ones shaded, deterministic nodes as diamonds, generative edges solid, inference
+edges dashed) with the factorization check's violations in red and their witness paths
+highlighted; `--view architecture` draws the dataflow of the compiled module (bottom-up and
+top-down paths, posteriors, priors, likelihood head). The DOT text is always produced; SVG, PNG
+and PDF need Graphviz's `dot` program. Without it the .dot file is still written, with a note on
+how to install Graphviz (exit status 1).
+
+Examples:
+    zoo render nvae16 --view architecture -o nvae16.svg
+    zoo render dlgm --view pgm --format png
+    zoo render specs/ladder.hvae --format dot -o - | dot -Tpdf > ladder.pdf
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .common import add_spec_arguments, overrides_from
+
+__all__ = ["add_arguments", "run", "INSTALL_HINT"]
+
+FORMATS = ("svg", "png", "pdf", "dot")
+
+INSTALL_HINT = ("Graphviz's `dot` program is needed for {fmt} output; the DOT text was written to {path}.\n"
+                "Install Graphviz and run `zoo render` again, or convert the file yourself "
+                "(`dot -T{fmt} {path} -o out.{fmt}`):\n"
+                "  Debian/Ubuntu: sudo apt-get install graphviz\n"
+                "  macOS:         brew install graphviz\n"
+                "  conda:         conda install -c conda-forge graphviz\n"
+                "  Windows:       winget install graphviz   (or https://graphviz.org/download/)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_spec_arguments(parser)
+    parser.add_argument("--view", choices=("pgm", "architecture"), default="pgm",
+                        help="the graphical model (default) or the module's dataflow")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="output format (default: from the -o suffix, else svg)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write (default: MODEL_VIEW.FORMAT in the current directory; '-' for stdout, "
+                             "DOT only)")
+    parser.add_argument("--no-legend", action="store_true", help="leave out the legend")
+    parser.add_argument("--no-check", action="store_true",
+                        help="pgm view: do not run the factorization check (no violations drawn)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from compiler.render import to_dot
+    from zoo.errors import ZooError
+    from zoo.registry import compile_spec
+
+    fmt = args.format or _format_from(args.output) or "svg"
+    if args.output == "-" and fmt != "dot":
+        raise ZooError("only DOT text can go to stdout: use --format dot with -o -")
+    mg = compile_spec(args.spec, overrides_from(args))
+    report = None
+    if args.view == "pgm" and not args.no_check:
+        from compiler.dsep import check_posterior_factorization
+
+        report = check_posterior_factorization(mg, inverse=False)
+    text = to_dot(mg, args.view, report, legend=not args.no_legend)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    path = args.output or f"{mg.name}_{args.view}.{fmt}"
+    if fmt == "dot":
+        _write(path, text.encode("utf-8"))
+        print(f"wrote {path}")
+        return 0
+    try:
+        data = _layout(text, fmt)
+    except _NoGraphviz:
+        dot_path = os.path.splitext(path)[0] + ".dot"
+        _write(dot_path, text.encode("utf-8"))
+        print(INSTALL_HINT.format(fmt=fmt, path=dot_path), file=sys.stderr)
+        return 1
+    _write(path, data)
+    print(f"wrote {path}")
+    return 0
+
+
+class _NoGraphviz(Exception):
+    pass
+
+
+def _layout(text: str, fmt: str) -> bytes:
+    """Run Graphviz's dot through the `graphviz` package; raise _NoGraphviz when either is missing."""
+    try:
+        import graphviz
+    except ImportError as err:
+        raise _NoGraphviz() from err
+    try:
+        return graphviz.Source(text).pipe(format=fmt, engine="dot")
+    except graphviz.ExecutableNotFound as err:
+        raise _NoGraphviz() from err
+    except graphviz.CalledProcessError as err:  # our DOT text is always valid; report, do not crash
+        from zoo.errors import ZooError
+
+        raise ZooError(f"Graphviz failed to lay out the diagram: {err.stderr.decode(errors='replace')}") from err
+
+
+def _format_from(path):
+    if not path or path == "-":
+        return "dot" if path == "-" else None
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    return ext if ext in FORMATS else None
+
+
+def _write(path: str, data: bytes) -> None:
+    from zoo.errors import ZooError
+
+    directory = os.path.dirname(path)
+    try:
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except OSError as err:
+        raise ZooError(f"cannot write {path}: {err.strerror}") from err
