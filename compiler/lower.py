@@ -32,7 +32,10 @@ def build_op(mg: ModelGraph, info: OpInfo) -> nn.Module:
         if info.op == "identity":
             return nn.Identity()
         cls = registry.block_class(info.op)
-        return cls(in_shapes=in_shapes, out_shape=info.shape, **params)
+        kwargs = dict(in_shapes=in_shapes, out_shape=info.shape, **params)
+        for name, ref in functions.items():
+            kwargs[name] = ref.factor  # e.g. pseudo_inverse(u, of = posterior(u)); bound by bind_model
+        return cls(**kwargs)
     if info.kind in ("factor", "dist"):
         target = mg.info(info.target).shape
         try:

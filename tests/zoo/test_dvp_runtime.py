@@ -29,3 +29,17 @@ def test_evaluate_runs_only_the_encoder():
     q = model.evaluate("posterior(z)", {"x": torch.rand(3, 1, 28, 28)})
     assert q.loc.shape == (3, 50) and not calls
 
+
+def test_factor_argument_reaches_a_block(tmp_path):
+    spec = tmp_path / "inv.hvae"
+    spec.write_text(
+        'observed x : [1, 8, 8] ~ bernoulli\n'
+        'pseudo u : [1, 4, 4]\n'
+        'prior u = normal(loc = 0, scale = 1)\n'
+        'posterior u | x = normal(loc = dct(x, size = 4), scale = param([1, 4, 4], init = -6), '
+        'variance = clamped_log_var(-12, -5))\n'
+        'likelihood x | u = conv(pseudo_inverse(u, of = posterior(u), shape_ = [1, 8, 8]), k = 3)\n')
+    model = lower(compile_spec(str(spec)))
+    inverse = next(m for n, m in model.ops.items() if n.startswith("likelihood(x)/params/"))
+    assert inverse.of == "posterior(u)"
+    assert inverse.__dict__["_transform"] is model.ops["posterior(u)/loc"]
