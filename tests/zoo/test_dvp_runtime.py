@@ -43,3 +43,18 @@ def test_factor_argument_reaches_a_block(tmp_path):
     inverse = next(m for n, m in model.ops.items() if n.startswith("likelihood(x)/params/"))
     assert inverse.of == "posterior(u)"
     assert inverse.__dict__["_transform"] is model.ops["posterior(u)/loc"]
+
+
+def test_a_feature_defined_as_another_node_runs(tmp_path):
+    spec = tmp_path / "alias.hvae"
+    spec.write_text(
+        'observed x : [6] ~ bernoulli\n'
+        'latent z : [2] ~ normal\n'
+        'feature h = mlp(x, hidden = [8], out = 4)\n'
+        'feature g = h\n'
+        'prior z = normal(loc = 0, scale = 1)\n'
+        'posterior z | x = linear(g)\n'
+        'likelihood x | z = linear(z)\n')
+    model = lower(compile_spec(str(spec)))
+    terms = model((torch.rand(3, 6) < 0.5).float())
+    assert torch.isfinite(terms.elbo).all()
