@@ -101,7 +101,7 @@ class VampPrior(nn.Module):
         from dsl.errors import Diagnostic, SpecSemanticError
 
         graph = model.graph
-        upstream = nx.ancestors(graph.dataflow, self.encoder)
+        upstream = nx.ancestors(model._inference_dataflow(), self.encoder)
         variables = [n for n in upstream if graph.info(n).is_random]
         observed = [n for n in variables if graph.info(n).kind == "observed"]
         if len(observed) != 1 or len(variables) != 1:
