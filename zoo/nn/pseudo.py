@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .registry import register_block
@@ -78,9 +77,16 @@ class SeparableTransform(PseudoTransform):
 
 
 def area_matrix(n: int, d: int) -> torch.Tensor:
-    """The (d, n) matrix of 1-D area downsampling (adaptive average pooling) from n to d samples."""
-    eye = torch.eye(n, dtype=torch.float64).unsqueeze(1)  # (n, 1, n): one impulse per row
-    return F.adaptive_avg_pool1d(eye, d).squeeze(1).t().contiguous()  # (d, n)
+    """The (d, n) matrix of 1-D area downsampling: output sample i is the mean of the input over
+    the interval [i n/d, (i+1) n/d), pixels that straddle a boundary counted by the fraction inside.
+    Every pixel then has the same total weight d/n, so the pseudo-inverse maps constants to
+    constants (adaptive average pooling, whose windows overlap, does not)."""
+    width = n / d
+    edges = torch.arange(d + 1, dtype=torch.float64) * width  # bin boundaries
+    left, right = edges[:-1].unsqueeze(1), edges[1:].unsqueeze(1)  # (d, 1)
+    j = torch.arange(n, dtype=torch.float64).unsqueeze(0)  # (1, n): pixel j covers [j, j + 1)
+    overlap = (torch.minimum(right, j + 1) - torch.maximum(left, j)).clamp(min=0.0)
+    return overlap / width
 
 
 @register_block("downsample")
@@ -88,7 +94,8 @@ class Downsample(SeparableTransform):
     """(B, C, H, W) -> (B, C, d, d): area downsampling of the image in [0, 1], mapped to [-1, 1].
 
     The pseudo-inverse of area downsampling by an integer factor is nearest-neighbour upsampling;
-    for other factors it is the least-squares inverse of the averaging operator.
+    for other factors it is the minimum-norm inverse of the (fractional) box filter. The official
+    code resizes bilinearly both ways instead; see docs/models/dvp.md.
     """
 
     def __init__(self, *, in_shapes, out_shape, size, data_range=(0.0, 1.0)):
