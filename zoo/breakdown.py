@@ -93,7 +93,7 @@ def mean_breakdown(model: HierarchicalVAE, batches) -> "OrderedDict[str, float]"
 
 
 def official_log_likelihood(model: HierarchicalVAE, x, importance_samples: int = 1000, *,
-                            chunk: Optional[int] = None) -> torch.Tensor:
+                            chunk: Optional[int] = None, diffusion: str = "quadrature") -> torch.Tensor:
     """The official DVP-VAE "NLL" estimate, negated: ``log (1/K) sum_k exp(w_k)``, shape (B,).
 
     ``w_k`` is the ELBO of the k-th forward pass with analytic KLs for every Gaussian layer and
@@ -106,6 +106,8 @@ def official_log_likelihood(model: HierarchicalVAE, x, importance_samples: int =
         x: the batch (already binarised once for Bernoulli data, reused by all K samples).
         importance_samples: K (the official configs use 1000).
         chunk: samples per forward pass (default: all K at once).
+        diffusion: the diffusion bound's test-time estimate; "quadrature" is the official one,
+            "discrete" or "trajectory" isolate the effect of the analytic KLs alone.
     """
     inputs = model._inputs(x)
     batch = next(iter(inputs.values())).shape[0]
@@ -115,7 +117,7 @@ def official_log_likelihood(model: HierarchicalVAE, x, importance_samples: int =
     model.eval()
     running, done = None, 0
     try:
-        with torch.no_grad(), diffusion_bound(model, "quadrature"):
+        with torch.no_grad(), diffusion_bound(model, diffusion):
             while done < k_total:
                 k = min(chunk, k_total - done)
                 rep = {n: t.unsqueeze(0).expand(k, *t.shape).reshape(k * t.shape[0], *t.shape[1:])
