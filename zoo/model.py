@@ -269,7 +269,7 @@ class HierarchicalVAE(nn.Module):
         if node not in cache:
             import networkx as nx
 
-            needed = nx.ancestors(self.graph.dataflow, node) | {node}
+            needed = nx.ancestors(self._inference_dataflow(), node) | {node}
             cache[node] = tuple(s for s in self._infer if s[1] in needed)
         return cache[node]
 
@@ -301,10 +301,20 @@ class HierarchicalVAE(nn.Module):
     def _ancestor_set(self, nodes) -> set:
         import networkx as nx
 
+        view = self._inference_dataflow()
         out = set(nodes)
         for n in nodes:
-            out |= nx.ancestors(self.graph.dataflow, n)
+            out |= nx.ancestors(view, n)
         return out
+
+    def _inference_dataflow(self):
+        """The dataflow of the inference pass: without the edges by which priors and likelihoods
+        produce values (an observed x is given, not computed by its likelihood)."""
+        import networkx as nx
+
+        g = self.graph.graph
+        return nx.subgraph_view(g, filter_edge=lambda a, b: g.edges[a, b]["data"]
+                                and g.edges[a, b]["sample_model"] != "p")
 
     def num_parameters(self, trainable_only: bool = True) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
