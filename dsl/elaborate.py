@@ -48,6 +48,8 @@ def parse_override(assignment: str) -> tuple[str, Any]:
     except SpecError:
         raise SpecSemanticError([problem]) from None
     (stmt,) = spec.statements
+    if isinstance(stmt.value, ast.Ref) and stmt.value.index is None and stmt.value.group is None:
+        return name, stmt.value.name  # a bare word is a string: --set kind=downsample
     el = _Elaborator(spec, {})
     value = el.const(stmt.value, {})
     if el.errors:
@@ -163,10 +165,23 @@ class _Elaborator:
             self.constant_spans[s.name] = s.span
             if s.name in self.overrides:
                 self.constants[s.name] = self.overrides[s.name]
+                self._check_enumerated_override(s)
             else:
                 value = self.const(s.value, {})
                 if not isinstance(value, _Bad):
                     self.constants[s.name] = value
+
+    def _check_enumerated_override(self, s: ast.LetDecl) -> None:
+        """`let kind = one_of("dct", ["dct", "downsample"])` declares the values a --set may give."""
+        v = s.value
+        if not (isinstance(v, ast.Call) and v.func == "one_of" and len(v.args) == 2):
+            return
+        choices = self.const(v.args[1], {})
+        value = self.overrides[s.name]
+        if isinstance(choices, tuple) and value not in choices:
+            shown = ", ".join(str(c) for c in choices)
+            hint = lib.suggest(value, [c for c in choices if isinstance(c, str)]) if isinstance(value, str) else None
+            self.error(None, f"--set {s.name}={value}: {s.name} is one of {shown}", hint=hint, code="bad-override")
 
     def const(self, expr: ast.Expr, env: dict[str, int]) -> Any:
         """Evaluate an expression that must be constant."""
@@ -453,6 +468,7 @@ class _Elaborator:
             test = self.const(e.test, env)
             if isinstance(test, _Bad):
                 return Invalid(e.span)
+            self._mark_used(e.orelse if test else e.body)  # constants of the branch not taken count as used
             return self.expr(e.body if test else e.orelse, env, target)
         if isinstance(e, ast.BinaryOp):
             return self._binary(e, env)
@@ -637,6 +653,8 @@ class _Elaborator:
             if kind == "combinator":
                 return Combine(e.span, sig.name, args, target.name)
             return self._family(e, sig, args, target)
+        if e.func in _CONSTANT_FUNCTIONS and not e.kwargs:
+            return self._constant_function(e, env)
         # an option like bounded_log_scale(-5, 5), or an unknown name
         args = [self.expr(a, env) for a in e.args]
         if any(isinstance(a, Invalid) for a in args):
@@ -646,6 +664,39 @@ class _Elaborator:
             return self.error(e.span, f"unknown block '{e.func}'", hint=lib.suggest(e.func, known),
                               code="unknown-block")
         return Symbol(e.span, e.func, tuple(a.value for a in args))
+
+    def _constant_function(self, e: ast.Call, env) -> Value:
+        """`one_of(value, [choices])` checks a constant against its allowed values (so a misspelt
+        `--set kind="dtc"` is an error, not a silent fall-through); `min` and `max` of numbers."""
+        args = [self.const(a, env) for a in e.args]
+        if any(isinstance(a, _Bad) for a in args):
+            return Invalid(e.span)
+        if e.func == "one_of":
+            if len(args) != 2 or not isinstance(args[1], tuple):
+                return self.error(e.span, "one_of takes a value and a list of allowed values: "
+                                          "one_of(kind, [\"dct\", \"downsample\"])", code="bad-argument")
+            value, choices = args
+            if value not in choices:
+                shown = ", ".join(repr(c) if not isinstance(c, str) else f'"{c}"' for c in choices)
+                hint = lib.suggest(value, [c for c in choices if isinstance(c, str)]) if isinstance(value, str) else None
+                return self.error(e.args[0].span, f"{value!r} is not one of the allowed values: {shown}",
+                                  hint=hint, code="bad-choice")
+            return Const(e.span, value)
+        if not args or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+            return self.error(e.span, f"{e.func} takes one or more numbers", code="bad-argument")
+        return Const(e.span, (min if e.func == "min" else max)(args))
+
+    def _mark_used(self, expr: ast.Expr) -> None:
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Ref) and node.name in self.constant_spans:
+                self.used_constants.add(node.name)
+            for value in vars(node).values():
+                if isinstance(value, ast.Node):
+                    stack.append(value)
+                elif isinstance(value, tuple):
+                    stack.extend(v for v in value if isinstance(v, ast.Node))
 
     def _family(self, e, sig, args, target: Variable) -> Value:
         bound = dict(args)
@@ -841,6 +892,8 @@ class _Elaborator:
         self.error(v.span, f"{where} expects {wanted}, got {_describe(v)}", hint=hint, code="bad-argument")
         return None
 
+
+_CONSTANT_FUNCTIONS = ("one_of", "min", "max")
 
 _KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
                "ints": "a list of integers such as [256, 256]", "floats": "a list of numbers"}
