@@ -22,6 +22,7 @@ import pytest
 
 import dsl
 from dsl import SpecError, SpecSemanticError, SpecSyntaxError
+from dsl.elaborate import elaborate_collect
 from zoo.registry import compile_spec, spec_path
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
@@ -193,3 +194,36 @@ def test_groups_get_their_own_shapes():
         "likelihood x | z = conv(z, k = 1)\n")
     _, shapes, _ = dsl.checked(spec)
     assert (shapes["d"], shapes["d.a"], shapes["d.b"]) == ((7, 8, 8), (3, 8, 8), (4, 8, 8))
+
+
+# -- limits: a mistyped constant is an error, not a hang -------------------------------------------
+
+@pytest.mark.parametrize("text,code", [
+    ("let A = 2 ** 2 ** 64", "type-error"),
+    ("let A = 2 ** 4000\nlet B = A * A", "type-error"),
+    ("let A = [1] * 100000000", "type-error"),
+    ('let A = "ab" * 100000000', "type-error"),
+    ("latent z[1..100000000] : [1]", "range-too-large"),
+    ("feature h[l in 0..10 ** 12] = mlp(x, out = 2)", "range-too-large"),
+    ("observed x : [2] ~ bernoulli\nlatent z[1..2] : [2]\nfeature h = concat(z[1..10 ** 12])", "range-too-large"),
+    ("assume z[l in 1..10 ** 10] independent of x", "range-too-large"),
+])
+def test_runaway_constants_are_located_errors(text, code):
+    errors = [d for d in dsl.check_spec(dsl.parse_spec(text, path="big.hvae")) if d.is_error]
+    hits = [d for d in errors if d.code == code]
+    assert hits and hits[0].span is not None and hits[0].span.line >= 1, errors
+
+
+def test_small_powers_products_and_ranges_are_fine():
+    spec = dsl.parse_spec("let A = 2 ** 64 * 3\nlet B = [0] * 64\nlet C = 7 ** 300\n")
+    concrete, diagnostics = elaborate_collect(spec)
+    assert not [d for d in diagnostics if d.is_error]
+    assert concrete.constants["A"] == 3 * 2 ** 64 and concrete.constants["B"] == (0,) * 64
+    assert concrete.constants["C"] == 7 ** 300
+
+
+def test_a_number_too_long_to_read_is_a_syntax_error():
+    with pytest.raises(SpecSyntaxError) as info:
+        dsl.parse_spec("let L = 3\nlet A = " + "9" * 5000, path="long.hvae")
+    assert (info.value.first.span.line, info.value.first.span.column) == (2, 9)
+    assert "too long" in info.value.first.message
