@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Optional
 
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import VisitError
 
 from . import ast
 from .errors import Diagnostic, SpecSemanticError, SpecSyntaxError
@@ -54,7 +55,18 @@ def parse_spec(text: str, *, path: Optional[str] = None) -> ast.Spec:
         tree = parser.parse(text)
     except UnexpectedInput as err:
         raise SpecSyntaxError([_syntax_diagnostic(err, text, path)]) from None
-    statements = ToAst(path).transform(tree)
+    try:
+        statements = ToAst(path).transform(tree)
+    except VisitError as err:
+        # the one conversion that can fail on valid syntax: Python refuses to read integers of
+        # more than 4300 digits
+        if getattr(err.obj, "data", None) != "number" or not isinstance(err.orig_exc, ValueError):
+            raise
+        token = err.obj.children[0]
+        span = ast.Span(path, token.line, token.column, token.end_line, token.end_column)
+        lines = text.splitlines()
+        raise SpecSyntaxError([Diagnostic(f"a number with {len(token)} characters is too long to read", span,
+                                          code="syntax", line_text=lines[token.line - 1])]) from None
     return ast.Spec(tuple(statements), path, ((path, text),))
 
 
