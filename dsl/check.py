@@ -138,8 +138,10 @@ class _Checker:
                     self.error(v.span, f"{v.kind} variable {v.name} has no {kind}",
                                hint=f"add `{kind} {v.name} | ... = ...`", code="missing-factor")
         if not any(v.kind == "observed" for v in self.spec.variables.values()):
-            self.error(None, "the spec declares no observed variable", hint="add e.g. `observed x : [1, 28, 28] ~ bernoulli`",
-                       code="no-data")
+            # about the whole spec: point at the start of its file
+            root = next(iter(self.spec.sources), None)
+            self.error(ast.Span(root, 1, 1, 1, 1) if root else None, "the spec declares no observed variable",
+                       hint="add e.g. `observed x : [1, 28, 28] ~ bernoulli`", code="no-data")
 
     # -- shapes --------------------------------------------------------------------------------
     def feature_shape(self, name: str):
