@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from zoo.cli import main
+from zoo.registry import list_models
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "fixtures" / "bad_specs"
@@ -118,3 +119,18 @@ def test_debug_reraises_for_the_traceback(argv):
 
     with pytest.raises(SpecSemanticError):
         main(argv + [str(BAD / "unknown_block.hvae")])
+
+
+@pytest.mark.parametrize("name", [m.name for m in list_models()])
+def test_every_zoo_spec_builds(capsys, name):
+    code, out, _ = run(capsys, "build", name, "--no-lower", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["model"] == name and summary["latent_layers"] == len(summary["latent_dims"]) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [m.name for m in list_models()])
+def test_every_zoo_spec_builds_and_lowers_at_full_size(capsys, name):
+    code, out, _ = run(capsys, "build", name, "--json")
+    assert code == 0 and json.loads(out)["parameters"] > 0
