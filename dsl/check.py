@@ -252,6 +252,7 @@ class _Checker:
         shape = var.shape
         options = {k: (a.value if isinstance(a, Const) else a) for k, a in v.args
                    if not sig.param(k).tensor_valued}
+        self._parameter_sets(v, sig)
         for pname in sig.packed_params:
             arg = dict(v.args).get(pname)
             if arg is None or (isinstance(arg, Const) and (arg.value is None)):
@@ -271,6 +272,27 @@ class _Checker:
                                      f"{var.name} {list(shape)} needs {list(want)}" +
                                      (f" (or flat {list(flat)})" if len(shape) == 3 else ""),
                            hint=hint, code="shape")
+
+    def _parameter_sets(self, v: Dist, sig) -> None:
+        """A family with several parameter arguments takes either the packed first one or all the
+        others (`normal(mlp(x))` or `normal(loc = ..., scale = ...)`), and a constant scale is > 0."""
+        if len(sig.packed_params) < 2:
+            return
+        args = dict(v.args)
+        given = [p for p in sig.packed_params if not (isinstance(args.get(p), Const) and args[p].value is None)]
+        packed, separate = sig.packed_params[0], sig.packed_params[1:]
+        if packed in given and len(given) > 1:
+            self.error(v.span, f"{v.family}(...) takes either '{packed}' or {_quoted(separate)}, not both "
+                               f"(it got {_quoted(given)})", code="bad-argument")
+        elif packed not in given and given and len(given) < len(separate):
+            missing = [p for p in separate if p not in given]
+            self.error(v.span, f"{v.family}(...) got {_quoted(given)} but not {_quoted(missing)}",
+                       hint=f"give {_quoted(separate)} together, e.g. {v.family}(loc = 0, scale = 1)",
+                       code="missing-argument")
+        scale = args.get("scale")
+        if isinstance(scale, Const) and scale.value is not None and not scale.value > 0:
+            self.error(scale.span, f"{v.family}(...): a constant 'scale' is a standard deviation and must be "
+                                   f"positive, got {scale.value!r}", code="bad-argument")
 
     def _family_of(self, v: Value) -> Optional[str]:
         if isinstance(v, Dist):
@@ -400,6 +422,11 @@ class _Checker:
             for n in a.given:
                 if n not in self.spec.variables and n not in self.spec.features:
                     self.error(a.span, f"'{n}' in the given-clause is not a variable or feature", code="bad-assumption")
+
+
+def _quoted(names) -> str:
+    names = [f"'{n}'" for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _numel(dims) -> int:
