@@ -823,6 +823,13 @@ class _Elaborator:
                 self.error(v.span, f"{where}: '{v.name}' takes {arity} argument{'s' if arity != 1 else ''}, "
                                    f"got {len(v.args)}", code="bad-choice")
                 return None
+            if v.args and lib.kind_of(v.name) == "option":
+                for param, value in zip(lib.lookup(v.name, "option").params, v.args):
+                    if param.kind in ("int", "float") and not _is_number(Const(v.span, value)) or \
+                            param.kind == "int" and not float(value).is_integer():
+                        self.error(v.span, f"{where}: the '{param.name}' of '{v.name}' must be "
+                                           f"{_KIND_WORDS[param.kind]}, got {value!r}", code="bad-choice")
+                        return None
             return v
         if not isinstance(v, Const):
             return self._kind_error(where, _KIND_WORDS[k], v)
