@@ -115,6 +115,12 @@ def _load(path: str, stack: tuple[str, ...], sources: dict[str, str],
         if not isinstance(stmt, ast.ImportDecl):
             out.append(stmt)
             continue
+        if os.path.isabs(stmt.path) or not stmt.path.endswith(".hvae"):
+            # a spec reads no files but other specs, found relative to itself (DESIGN.md)
+            raise SpecSemanticError([Diagnostic(
+                f"cannot import \"{stmt.path}\": a spec imports other .hvae files, by a path relative to itself",
+                stmt.span, hint='e.g. import "base.hvae" or import "../common/base.hvae"',
+                code="bad-import").with_source(sources)])
         target = os.path.normpath(os.path.join(os.path.dirname(path), stmt.path))
         imported = _load(target, stack + (path,), sources, stmt)
         out.extend(_rebind(imported, stmt, sources))

@@ -108,7 +108,7 @@ def test_bad_specs_cover_the_documented_errors():
     assert {"undefined-name", "unknown-block", "unknown-argument", "bad-choice", "index-out-of-range",
             "duplicate-name", "missing-factor", "wrong-factor", "shape", "group-width", "undeclared-parent",
             "posterior-blind", "no-path-to-data", "generative-reads-data", "cycle", "bad-override",
-            "missing-file", "import-cycle", "bad-import-binding", "syntax"} <= codes
+            "missing-file", "import-cycle", "bad-import-binding", "bad-import", "bad-argument", "syntax"} <= codes
     assert len(BAD) >= 16
     assert max(len(expectations(f)[0]) for f in BAD) >= 3  # errors are collected
 
