@@ -341,8 +341,10 @@ class _Checker:
                     self.error(f.span, f"{f.id} reads the data ({_names(sorted(seen))}); the generative model "
                                        f"must not see its own observations", code="generative-reads-data")
         # generative graph over PGM nodes
-        # an edge out of the data was just reported; it would also close a spurious cycle x -> z -> x
-        p_edges = [(a, b) for a, b in self._edges(("prior", "likelihood")) if a not in observed]
+        # edges from the data into a latent, or into its own likelihood, were just reported; they
+        # would also close spurious cycles (x -> z -> x). Edges between observed blocks stay.
+        p_edges = [(a, b) for a, b in self._edges(("prior", "likelihood"))
+                   if not (a in observed and (b not in observed or a == b))]
         q_edges = self._edges(("posterior",))
         for model, edges in (("generative", p_edges), ("inference", q_edges)):
             cycle = _find_cycle(edges)

@@ -227,3 +227,13 @@ def test_a_number_too_long_to_read_is_a_syntax_error():
         dsl.parse_spec("let L = 3\nlet A = " + "9" * 5000, path="long.hvae")
     assert (info.value.first.span.line, info.value.first.span.column) == (2, 9)
     assert "too long" in info.value.first.message
+
+
+def test_observed_blocks_that_read_each_other_are_a_generative_cycle():
+    text = ("observed x[1..2] : [3] ~ bernoulli\nlatent z : [2] ~ normal\n"
+            "prior z = normal(loc = 0, scale = 1)\nposterior z | x = mlp(concat(x), hidden = [4])\n"
+            "likelihood x[1] | z, x[2] = mlp(concat(z, x[2]), hidden = [4])\n"
+            "likelihood x[2] | z, x[1] = mlp(concat(z, x[1]), hidden = [4])\n")
+    errors = [d for d in dsl.check_spec(dsl.parse_spec(text, path="blocks.hvae")) if d.is_error]
+    assert [d.code for d in errors] == ["cycle"]
+    assert "x[1] -> x[2] -> x[1]" in errors[0].message or "x[2] -> x[1] -> x[2]" in errors[0].message
