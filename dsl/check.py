@@ -274,9 +274,10 @@ class _Checker:
                            hint=hint, code="shape")
 
     def _parameter_sets(self, v: Dist, sig) -> None:
-        """A family with several parameter arguments takes either the packed first one or all the
-        others (`normal(mlp(x))` or `normal(loc = ..., scale = ...)`), and a constant scale is > 0."""
-        if len(sig.packed_params) < 2:
+        """A family whose parameters come packed in `params` or separately (`normal(mlp(x))` or
+        `normal(loc = ..., scale = ...)`) takes one form or the other, the separate ones all
+        together; a constant scale is > 0."""
+        if len(sig.packed_params) < 2 or sig.packed_params[0] != "params":
             return
         args = dict(v.args)
         given = [p for p in sig.packed_params if not (isinstance(args.get(p), Const) and args[p].value is None)]
