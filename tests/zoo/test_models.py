@@ -51,7 +51,7 @@ def data_batch(model, batch: int = 2) -> torch.Tensor:
     shape = (batch,) + tuple(obs.shape)
     if obs.family == "bernoulli":
         return torch.randint(0, 2, shape).float()
-    if obs.family == "discretized_logistic_mixture":
+    if obs.family in ("discretized_logistic_mixture", "maf"):
         return torch.randint(0, 256, shape).float() / 255 * 2 - 1
     if obs.family == "normal":
         return torch.randn(shape)
@@ -108,7 +108,7 @@ def test_sample_is_in_the_data_domain(name):
     if obs.family == "bernoulli":
         assert ((means >= 0) & (means <= 1)).all()
         assert set(draws.unique().tolist()) <= {0.0, 1.0}
-    elif obs.family == "discretized_logistic_mixture":
+    elif obs.family in ("discretized_logistic_mixture", "maf"):
         levels = (draws + 1) / 2 * 255
         assert ((draws >= -1) & (draws <= 1)).all()
         torch.testing.assert_close(levels, levels.round(), atol=1e-4, rtol=0)
