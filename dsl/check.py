@@ -138,8 +138,10 @@ class _Checker:
                     self.error(v.span, f"{v.kind} variable {v.name} has no {kind}",
                                hint=f"add `{kind} {v.name} | ... = ...`", code="missing-factor")
         if not any(v.kind == "observed" for v in self.spec.variables.values()):
-            self.error(None, "the spec declares no observed variable", hint="add e.g. `observed x : [1, 28, 28] ~ bernoulli`",
-                       code="no-data")
+            # about the whole spec: point at the start of its file
+            root = next(iter(self.spec.sources), None)
+            self.error(ast.Span(root, 1, 1, 1, 1) if root else None, "the spec declares no observed variable",
+                       hint="add e.g. `observed x : [1, 28, 28] ~ bernoulli`", code="no-data")
 
     # -- shapes --------------------------------------------------------------------------------
     def feature_shape(self, name: str):
@@ -250,6 +252,7 @@ class _Checker:
         shape = var.shape
         options = {k: (a.value if isinstance(a, Const) else a) for k, a in v.args
                    if not sig.param(k).tensor_valued}
+        self._parameter_sets(v, sig)
         for pname in sig.packed_params:
             arg = dict(v.args).get(pname)
             if arg is None or (isinstance(arg, Const) and (arg.value is None)):
@@ -269,6 +272,28 @@ class _Checker:
                                      f"{var.name} {list(shape)} needs {list(want)}" +
                                      (f" (or flat {list(flat)})" if len(shape) == 3 else ""),
                            hint=hint, code="shape")
+
+    def _parameter_sets(self, v: Dist, sig) -> None:
+        """A family whose parameters come packed in `params` or separately (`normal(mlp(x))` or
+        `normal(loc = ..., scale = ...)`) takes one form or the other, the separate ones all
+        together; a constant scale is > 0."""
+        if len(sig.packed_params) < 2 or sig.packed_params[0] != "params":
+            return
+        args = dict(v.args)
+        given = [p for p in sig.packed_params if not (isinstance(args.get(p), Const) and args[p].value is None)]
+        packed, separate = sig.packed_params[0], sig.packed_params[1:]
+        if packed in given and len(given) > 1:
+            self.error(v.span, f"{v.family}(...) takes either '{packed}' or {_quoted(separate)}, not both "
+                               f"(it got {_quoted(given)})", code="bad-argument")
+        elif packed not in given and given and len(given) < len(separate):
+            missing = [p for p in separate if p not in given]
+            self.error(v.span, f"{v.family}(...) got {_quoted(given)} but not {_quoted(missing)}",
+                       hint=f"give {_quoted(separate)} together, e.g. {v.family}(loc = 0, scale = 1)",
+                       code="missing-argument")
+        scale = args.get("scale")
+        if isinstance(scale, Const) and scale.value is not None and not scale.value > 0:
+            self.error(scale.span, f"{v.family}(...): a constant 'scale' is a standard deviation and must be "
+                                   f"positive, got {scale.value!r}", code="bad-argument")
 
     def _family_of(self, v: Value) -> Optional[str]:
         if isinstance(v, Dist):
@@ -317,7 +342,10 @@ class _Checker:
                     self.error(f.span, f"{f.id} reads the data ({_names(sorted(seen))}); the generative model "
                                        f"must not see its own observations", code="generative-reads-data")
         # generative graph over PGM nodes
-        p_edges = self._edges(("prior", "likelihood"))
+        # edges from the data into a latent, or into its own likelihood, were just reported; they
+        # would also close spurious cycles (x -> z -> x). Edges between observed blocks stay.
+        p_edges = [(a, b) for a, b in self._edges(("prior", "likelihood"))
+                   if not (a in observed and (b not in observed or a == b))]
         q_edges = self._edges(("posterior",))
         for model, edges in (("generative", p_edges), ("inference", q_edges)):
             cycle = _find_cycle(edges)
@@ -397,6 +425,11 @@ class _Checker:
             for n in a.given:
                 if n not in self.spec.variables and n not in self.spec.features:
                     self.error(a.span, f"'{n}' in the given-clause is not a variable or feature", code="bad-assumption")
+
+
+def _quoted(names) -> str:
+    names = [f"'{n}'" for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _numel(dims) -> int:

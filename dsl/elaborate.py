@@ -27,6 +27,11 @@ _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operato
             "==": operator.eq, "!=": operator.ne}
 _FEATURE_OPS = {"+": "add", "-": "sub", "*": "mul"}
 
+# Limits that keep a mistyped constant from hanging the compiler: integers of at most MAX_BITS
+# bits, lists and strings of at most MAX_ITEMS items, index ranges of at most MAX_ITEMS elements.
+MAX_BITS = 4096
+MAX_ITEMS = 10_000
+
 
 def parse_override(assignment: str) -> tuple[str, Any]:
     """Parse a command-line ``NAME=VALUE`` into a name and a constant value.
@@ -207,6 +212,8 @@ class _Elaborator:
                 return _BAD
             if hi < lo:
                 self.error(idx.span, f"empty index range {lo}..{hi}", code="empty-range")
+                return _BAD
+            if not self._range_ok(lo, hi, idx.span):
                 return _BAD
             return list(range(lo, hi + 1))
         self.error(idx.span, "a definition is indexed by a number, a range 'lo..hi' or 'l in lo..hi'",
@@ -421,7 +428,7 @@ class _Elaborator:
         binder = first.index if first is not None and isinstance(first.index, ast.IndexBinder) else None
         if binder is not None:
             lo, hi = self._int(binder.low, {}), self._int(binder.high, {})
-            if lo is None or hi is None:
+            if lo is None or hi is None or not self._range_ok(lo, hi, binder.span):
                 return []
             envs = [{binder.var: i} for i in range(lo, hi + 1)]
         else:
@@ -547,6 +554,8 @@ class _Elaborator:
             lo, hi = self._int(idx.low, env), self._int(idx.high, env)
             if lo is None or hi is None:
                 return Invalid(e.span)
+            if not self._range_ok(lo, hi, idx.span):
+                return Invalid(e.span)
             missing = [i for i in range(lo, hi + 1) if i not in info.indices]
             if missing:
                 return self.error(e.span, f"'{name}[{lo}..{hi}]' includes undefined element {missing[0]}; "
@@ -560,6 +569,13 @@ class _Elaborator:
             return ListValue(e.span, tuple(NodeRef(e.span, node_name(name, i), e.group) for i in keep))
         return self.error(idx.span, "an index variable can only be bound in the target of a statement",
                           code="misplaced-binder")
+
+    def _range_ok(self, lo: int, hi: int, span) -> bool:
+        if hi - lo + 1 > MAX_ITEMS:
+            self.error(span, f"the index range {lo}..{hi} has {hi - lo + 1} elements; at most {MAX_ITEMS} are "
+                             f"allowed", code="range-too-large")
+            return False
+        return True
 
     def _list(self, e: ast.ListExpr, env, target) -> Value:
         items = [self.expr(x, env, target) for x in e.items]
@@ -584,6 +600,10 @@ class _Elaborator:
         if isinstance(a, Const) and isinstance(b, Const):
             if isinstance(a.value, tuple) and isinstance(b.value, tuple) and e.op == "+":
                 return Const(e.span, a.value + b.value)
+            if _too_large(e.op, a.value, b.value):
+                return self.error(e.span, f"the result of '{e.op}' here would be too large (integers up to "
+                                          f"{MAX_BITS} bits, lists and strings up to {MAX_ITEMS} items)",
+                                  code="type-error")
             try:
                 value = _ARITH[e.op](a.value, b.value)
             except ZeroDivisionError:
@@ -854,6 +874,13 @@ class _Elaborator:
                 self.error(v.span, f"{where}: '{v.name}' takes {arity} argument{'s' if arity != 1 else ''}, "
                                    f"got {len(v.args)}", code="bad-choice")
                 return None
+            if v.args and lib.kind_of(v.name) == "option":
+                for param, value in zip(lib.lookup(v.name, "option").params, v.args):
+                    if param.kind in ("int", "float") and not _is_number(Const(v.span, value)) or \
+                            param.kind == "int" and not float(value).is_integer():
+                        self.error(v.span, f"{where}: the '{param.name}' of '{v.name}' must be "
+                                           f"{_KIND_WORDS[param.kind]}, got {value!r}", code="bad-choice")
+                        return None
             return v
         if not isinstance(v, Const):
             return self._kind_error(where, _KIND_WORDS[k], v)
@@ -904,6 +931,21 @@ class _Bad:
 
 
 _BAD = _Bad()
+
+
+def _too_large(op: str, a: Any, b: Any) -> bool:
+    """Would `a op b` build an integer, list or string beyond the limits (checked before computing)?"""
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if op == "**" and is_int(a) and is_int(b):
+        return b > 0 and abs(a) > 1 and b * abs(a).bit_length() > MAX_BITS
+    if op == "*" and is_int(a) and is_int(b):
+        return a.bit_length() + b.bit_length() > MAX_BITS
+    if op == "*" and (is_int(a) or is_int(b)):
+        seq, n = (b, a) if is_int(a) else (a, b)
+        return isinstance(seq, (str, tuple)) and n > 0 and len(seq) * n > MAX_ITEMS
+    return False
 
 
 def _context(env: dict[str, int]) -> str:

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Optional
 
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import VisitError
 
 from . import ast
 from .errors import Diagnostic, SpecSemanticError, SpecSyntaxError
@@ -54,7 +55,18 @@ def parse_spec(text: str, *, path: Optional[str] = None) -> ast.Spec:
         tree = parser.parse(text)
     except UnexpectedInput as err:
         raise SpecSyntaxError([_syntax_diagnostic(err, text, path)]) from None
-    statements = ToAst(path).transform(tree)
+    try:
+        statements = ToAst(path).transform(tree)
+    except VisitError as err:
+        # the one conversion that can fail on valid syntax: Python refuses to read integers of
+        # more than 4300 digits
+        if getattr(err.obj, "data", None) != "number" or not isinstance(err.orig_exc, ValueError):
+            raise
+        token = err.obj.children[0]
+        span = ast.Span(path, token.line, token.column, token.end_line, token.end_column)
+        lines = text.splitlines()
+        raise SpecSyntaxError([Diagnostic(f"a number with {len(token)} characters is too long to read", span,
+                                          code="syntax", line_text=lines[token.line - 1])]) from None
     return ast.Spec(tuple(statements), path, ((path, text),))
 
 
@@ -103,6 +115,12 @@ def _load(path: str, stack: tuple[str, ...], sources: dict[str, str],
         if not isinstance(stmt, ast.ImportDecl):
             out.append(stmt)
             continue
+        if os.path.isabs(stmt.path) or not stmt.path.endswith(".hvae"):
+            # a spec reads no files but other specs, found relative to itself (DESIGN.md)
+            raise SpecSemanticError([Diagnostic(
+                f"cannot import \"{stmt.path}\": a spec imports other .hvae files, by a path relative to itself",
+                stmt.span, hint='e.g. import "base.hvae" or import "../common/base.hvae"',
+                code="bad-import").with_source(sources)])
         target = os.path.normpath(os.path.join(os.path.dirname(path), stmt.path))
         imported = _load(target, stack + (path,), sources, stmt)
         out.extend(_rebind(imported, stmt, sources))
@@ -212,19 +230,65 @@ def _match_catalogue(err: UnexpectedInput, text: str) -> Optional[str]:
     """The catalogue label whose example fails in the same parser state, if any.
 
     Lark's own `match_examples` compares parser states the same way; it is reimplemented here
-    because it trips over contextual-lexer errors in lark 1.3.
+    because it trips over contextual-lexer errors in lark 1.3. The key also holds the kind of
+    statement being parsed, because LALR shares states between statements: `feature h mlp(x)`
+    and `prior z mlp(x)` fail in the same state (after the target's name) and need different
+    messages. Without an exact match, the closest example wins (see `tiers`).
     """
+    if _starts_a_line(err, text):
+        # A name at the start of a line where a new statement could begin is most likely a
+        # statement without its keyword, not an expression continued from the line above.
+        rest = text.splitlines()[err.line - 1][err.column - 1:]
+        try:
+            get_parser().parse(rest)
+        except UnexpectedToken as at_start:
+            if (at_start.line, at_start.column) == (1, 1):
+                err = at_start
+        except UnexpectedInput:
+            pass
     key = _error_key(err)
     if key is None:
         return None
-    by_state = None
+    state, kind, token = key
+    # best first: same state, statement kind and token; same state and token; same state and
+    # statement kind; same state
+    tiers = (key, (state, token), (state, kind), state)
+    best, best_tier = None, len(tiers)
     for label, examples in _catalogue_keys().items():
-        for example_key in examples:
-            if example_key == key:
-                return label
-            if by_state is None and example_key[0] == key[0]:
-                by_state = label
-    return by_state
+        for ex_state, ex_kind, ex_token in examples:
+            candidates = ((ex_state, ex_kind, ex_token), (ex_state, ex_token), (ex_state, ex_kind), ex_state)
+            for tier in range(best_tier):
+                if candidates[tier] == tiers[tier]:
+                    best, best_tier = label, tier
+                    break
+    return best
+
+
+def _starts_a_line(err: UnexpectedInput, text: str) -> bool:
+    """A name, first on its line, where the parser would also accept a new statement."""
+    token = getattr(err, "token", None)
+    if getattr(token, "type", None) != "NAME" or not _STATEMENT_KEYWORDS & set(getattr(err, "accepts", None) or ()):
+        return False
+    line = text.splitlines()[err.line - 1]
+    return not line[: err.column - 1].strip()
+
+
+_STATEMENT_CLASS = {"OBSERVED": "variable", "LATENT": "variable", "PSEUDO": "variable",
+                    "PRIOR": "factor", "POSTERIOR": "factor", "LIKELIHOOD": "factor"}
+
+
+def _statement_kind(value_stack) -> Optional[str]:
+    """The kind of the statement the parser is inside ("factor", "variable", "let", ...), or None
+    between statements. Completed statements are already reduced into the `start` list."""
+    for item in reversed(value_stack or ()):
+        if isinstance(item, Token):
+            if item.type in _STATEMENT_KEYWORDS:
+                return _STATEMENT_CLASS.get(item.type, item.type.lower())
+        elif item.data in ("factor_kind", "variable_kind"):
+            return "factor" if item.data == "factor_kind" else "variable"
+        elif str(item.data).startswith("__start"):
+            return None
+    return None
 
 
 def _error_key(err: UnexpectedInput):
@@ -233,7 +297,7 @@ def _error_key(err: UnexpectedInput):
     if not stack:
         return None
     token = getattr(err, "token", None)
-    return stack[-1], getattr(token, "type", None)
+    return stack[-1], _statement_kind(getattr(state, "value_stack", None)), getattr(token, "type", None)
 
 
 @functools.lru_cache(maxsize=None)

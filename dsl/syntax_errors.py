@@ -21,12 +21,18 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
         "feature h[l in 1..3] mlp(x)",
     ],
     "a factor needs '=' followed by the network that computes its parameters, "
-    "e.g. `prior z[2] | z[1] = mlp(z[1])`": [
+    "e.g. `prior z = normal(loc = 0, scale = 1)`": [
+        "prior z normal(loc = 0, scale = 1)",
+        "posterior z[1] mlp(x)",
+        "likelihood x mlp(z)",
+    ],
+    # After a parent, a missing ',' and a missing '=' fail in the same parser state with the
+    # same token, so one message covers both.
+    "parents follow a '|', separated by commas; then come '=' and the network that computes the "
+    "factor's parameters, e.g. `posterior z[2] | x, z[1] = mlp(x)`": [
         "prior z | x mlp(x)",
         "posterior z[2] | x, z[1] mlp(x)",
         "likelihood x | z mlp(z)",
-    ],
-    "parents follow a '|' and are separated by commas, e.g. `posterior z[2] | x, z[1] = ...`": [
         "posterior z | x z = mlp(x)",
         "prior z[2] | z[1] x = mlp(z[1])",
     ],
@@ -53,7 +59,10 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
     ],
     "two expressions follow each other without an operator or comma between them": [
         "feature h = mlp(x hidden = [10])",
+        "feature h = mlp(x, hidden = [10] out = 4)",
+        "feature h = mlp(x, k = 3 out = 4)",
         "let L = 3 4",
+        "let L = a b",
     ],
     "strings are written in double quotes on one line, e.g. `model \"a VAE\"`": [
         "model a VAE",
