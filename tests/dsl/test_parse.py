@@ -185,7 +185,7 @@ def test_set_values_are_constants_of_the_language(text, expected):
     assert parse_override(text) == expected
 
 
-@pytest.mark.parametrize("text", ["L", "L=", "=3", "L=abc", "L=[1,", "L=mlp(x)", "L=z[1]", "L=1/0", "a b=3"])
+@pytest.mark.parametrize("text", ["L", "L=", "=3", "L=[1,", "L=mlp(x)", "L=z[1]", "L=1/0", "a b=3"])
 def test_bad_set_values_are_spec_errors(text):
     with pytest.raises(dsl.SpecSemanticError) as info:
         parse_override(text)
