@@ -13,7 +13,15 @@ from torch import nn
 
 from .graph import FunctionRef, ModelGraph, OpInfo, VarInfo
 
-__all__ = ["lower", "build_op"]
+__all__ = ["lower", "build_op", "Alias"]
+
+
+class Alias(nn.Identity):
+    """`feature a = b` (or a conditional choosing a node): the value of another node. The runtime
+    passes tensor arguments by name, which `nn.Identity.forward(input)` would not accept."""
+
+    def forward(self, x):
+        return x
 
 
 def build_op(mg: ModelGraph, info: OpInfo) -> nn.Module:
@@ -30,7 +38,7 @@ def build_op(mg: ModelGraph, info: OpInfo) -> nn.Module:
     functions = {k: v for k, v in info.params if isinstance(v, FunctionRef)}
     if info.kind == "feature":
         if info.op == "identity":
-            return nn.Identity()
+            return Alias()
         cls = registry.block_class(info.op)
         return cls(in_shapes=in_shapes, out_shape=info.shape, **params)
     if info.kind in ("factor", "dist"):
