@@ -278,7 +278,7 @@ class _Builder:
         if isinstance(value, FactorRefValue):
             return value.factor_id
         if isinstance(value, ListValue):
-            return tuple(self._input(v, f"{node_id}.{i}", origin) for i, v in enumerate(value.items))
+            return tuple(self._input(v, f"{node_id}/{i}", origin) for i, v in enumerate(value.items))
         return self._value(value, node_id, value.span, origin)
 
     def _value(self, value: Value, node_id: str, span, origin, *, named=False, factor_kind=None) -> str:
