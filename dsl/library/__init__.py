@@ -3,6 +3,7 @@
 Importing this package imports every library module, each of which declares its signatures.
 """
 from . import core  # noqa: F401  (declares signatures)
+from . import attention  # noqa: F401  (deep attentive VAE: depth-wise attention, non-local blocks)
 from .registry import (OptionSignature, UnknownNameError, all_names, blocks, combinators, families,
                        kind_of, lookup, options)
 from .signature import (ACTIVATIONS, REQUIRED, BlockSignature, CombinatorSignature, FamilySignature, Param,
