@@ -28,6 +28,9 @@ class WNConv2d(nn.Conv2d):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.weight.is_meta:  # shapes only (e.g. counting parameters): no values to compute from
+            self.log_g = nn.Parameter(torch.empty(self.out_channels, device="meta"))
+            return
         with torch.no_grad():
             norm = self.weight.flatten(1).norm(dim=1).clamp(min=1e-8)
         self.log_g = nn.Parameter(torch.log(norm))

@@ -8,8 +8,14 @@ configured by Apostolopoulou et al. 2022, without squeeze-and-excitation):
 The branch is `nodes` convolution nodes, each ``BN -> [non-local] -> act -> conv3x3``. A block
 with scale -2 halves height and width and doubles the channels (stride-2 first convolution;
 factorized-reduce shortcut); scale 2 doubles height and width and halves the channels (nearest
-upsampling before the first node; bilinear resize plus a bias-free 1x1 convolution as the
-shortcut); scale 0 keeps the shape (identity shortcut).
+upsampling before the first node; bilinear resize (corners aligned, as the official code's
+``resize_bilinear(..., align_corners=True)``) plus a bias-free 1x1 convolution as the shortcut);
+scale 0 keeps the shape (identity shortcut).
+
+`nonlocal_shortcut` reproduces a detail of the official attentive-VAE code: the shortcut of an
+upsampling block is built from a copy of the cell's settings that keeps ``use_nonlocal``, so in
+the OMNIGLOT configuration (non-local blocks in the post-processing cell) the upsampled shortcut
+also passes through a bias-free non-local block before its 1x1 convolution.
 """
 from __future__ import annotations
 
@@ -87,7 +93,7 @@ class ResidualBlock(nn.Module):
     """One block of a cell; see the module docstring for the three kinds."""
 
     def __init__(self, channels: int, scale: int, *, nodes: int, act: str, batchnorm: bool, weight_norm: bool,
-                 nonlocal_dim: int, residual_scale: float):
+                 nonlocal_dim: int, residual_scale: float, nonlocal_shortcut: bool = False):
         super().__init__()
         cin = channels
         cout = {0: cin, -2: cin * 2, 2: cin // 2}[scale]
@@ -100,13 +106,16 @@ class ResidualBlock(nn.Module):
             self.shortcut = FactorizedReduce(cin, cout, act=act, weight_norm=weight_norm)
         elif scale == 2:
             self.shortcut = conv2d(cin, cout, 1, padding=0, bias=False, weight_norm=weight_norm)
+            if nonlocal_shortcut and nonlocal_dim:
+                self.shortcut = nn.Sequential(NonLocal(cin, nonlocal_dim, weight_norm=weight_norm, bias=False),
+                                              self.shortcut)
         else:
             self.shortcut = nn.Identity()
 
     def forward(self, x):
         if self.scale == 2:
             up = F.interpolate(x, scale_factor=2, mode="nearest")
-            skip = self.shortcut(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+            skip = self.shortcut(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True))
             return self.residual_scale * self.nodes(up) + skip
         return self.residual_scale * self.nodes(x) + self.shortcut(x)
 
@@ -115,13 +124,14 @@ class ResidualBlock(nn.Module):
 class NVAECell(nn.Module):
     """(B, C, H, W) -> the shape given by `scales` (see module docstring)."""
 
-    def __init__(self, *, in_shapes, out_shape, scales=(0, 0), nodes=2, nonlocal_keys=0, act="swish", batchnorm=True,
-                 weight_norm=True, residual_scale=0.1):
+    def __init__(self, *, in_shapes, out_shape, scales=(0, 0), nodes=2, nonlocal_keys=0, nonlocal_shortcut=False,
+                 act="swish", batchnorm=True, weight_norm=True, residual_scale=0.1):
         super().__init__()
         blocks, channels = [], in_shapes["x"][0]
         for s in scales:
             blocks.append(ResidualBlock(channels, s, nodes=nodes, act=act, batchnorm=batchnorm,
-                                        weight_norm=weight_norm, nonlocal_dim=nonlocal_keys, residual_scale=residual_scale))
+                                        weight_norm=weight_norm, nonlocal_dim=nonlocal_keys, residual_scale=residual_scale,
+                                        nonlocal_shortcut=nonlocal_shortcut))
             channels = {0: channels, -2: channels * 2, 2: channels // 2}[s]
         self.blocks = nn.Sequential(*blocks)
 
