@@ -24,7 +24,7 @@ import torch.distributed as dist
 
 from .errors import ZooError
 
-__all__ = ["DistContext", "init_distributed", "single_process", "step_seed", "all_reduce_mean", "any_rank"]
+__all__ = ["DistContext", "init_distributed", "single_process", "step_seed", "seed_torch", "all_reduce_mean", "any_rank"]
 
 
 @dataclass
@@ -116,6 +116,17 @@ def step_seed(seed: int, step: int, rank: int = 0, stream: int = 0) -> int:
     """
     words = np.random.SeedSequence([int(seed), int(step), int(rank), int(stream)]).generate_state(2, dtype=np.uint32)
     return ((int(words[0]) << 32) | int(words[1])) & ((1 << 63) - 1)
+
+
+def seed_torch(value: int, device: torch.device) -> None:
+    """Seed the generator(s) the model samples from: the CPU one, and the device's when on a GPU.
+
+    Not ``torch.manual_seed``: on a machine without an initialised GPU it queues a CUDA seeding
+    call, with a formatted stack, on every use -- per step that is slow and grows without bound.
+    """
+    torch.default_generator.manual_seed(value)
+    if device.type == "cuda":
+        torch.cuda.manual_seed(value)
 
 
 def all_reduce_mean(ctx: DistContext, values: list[float]) -> list[float]:

@@ -21,7 +21,7 @@ from .checkpoint import CHECKPOINT_NAME, checkpoint_path, load_checkpoint, rebui
 from .config import TrainConfig
 from .errors import ZooError
 
-__all__ = ["RunSetup", "prepare_new_run", "prepare_resume", "fit_data", "load_split", "open_trained_model",
+__all__ = ["RunSetup", "prepare_new_run", "prepare_resume", "fit_data", "check_encoding", "load_split", "open_trained_model",
            "write_run_files", "LIKELIHOOD_ENCODINGS"]
 
 #: The data encodings each likelihood family can score.
@@ -50,6 +50,16 @@ def _observed(mg):
     return mg.observed[0]
 
 
+def check_encoding(name: str, encoding: str, mg) -> None:
+    """Refuse data the spec's likelihood cannot score (8-bit images under a Bernoulli, ...)."""
+    obs = _observed(mg)
+    allowed = LIKELIHOOD_ENCODINGS.get(obs.family)
+    if allowed is not None and encoding not in allowed:
+        kinds = {"binarize": "binary (binarized)", "binary": "binary", "8bit": "8-bit"}
+        raise ZooError(f"the spec's likelihood '{obs.family}' scores {' or '.join(kinds[a] for a in allowed)} data, "
+                       f"but data set '{name}' is {kinds.get(encoding, encoding)}; choose another --data")
+
+
 def fit_data(data, mg):
     """Check (and pad, by at most 2 pixels a side) a split against the spec's observed variable.
 
@@ -60,11 +70,7 @@ def fit_data(data, mg):
     from .data import fit_to_shape
 
     obs = _observed(mg)
-    allowed = LIKELIHOOD_ENCODINGS.get(obs.family)
-    if allowed is not None and data.encoding not in allowed:
-        kinds = {"binarize": "binary (binarized)", "binary": "binary", "8bit": "8-bit"}
-        raise ZooError(f"the spec's likelihood '{obs.family}' scores {' or '.join(kinds[a] for a in allowed)} data, "
-                       f"but data set '{data.name}' is {kinds.get(data.encoding, data.encoding)}; choose another --data")
+    check_encoding(data.name, data.encoding, mg)
     try:
         return fit_to_shape(data, obs.shape)
     except ZooError as err:
@@ -84,6 +90,7 @@ def load_split(name: str, split: str, root: Optional[str], mg, *, validation: Op
     from .data import get_info, load_dataset
 
     info = get_info(name)
+    check_encoding(name, info.encoding, mg)
     if validation is not None and info.has_validation:
         validation = None  # the data set's own validation split is used instead
     return fit_data(load_dataset(name, split, root, download=download, validation=validation), mg)

@@ -34,7 +34,7 @@ from torch import nn
 
 from .checkpoint import CHECKPOINT_NAME, capture_rng, restore_rng, save_checkpoint
 from .config import OptimizerConfig, TrainConfig
-from .distributed import DistContext, all_reduce_mean, any_rank, single_process, step_seed
+from .distributed import DistContext, all_reduce_mean, any_rank, seed_torch, single_process, step_seed
 from .ema import EMA
 from .errors import ZooError
 from .objectives import bits_per_dim, compute_objective, data_dims
@@ -227,7 +227,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
                     x = model_input(batch, data.encoding, seed=cfg.seed, epoch=state.epoch, index=index,
                                     augment_ops=cfg.augment)
                     x = x[ctx.rank * cfg.batch_size:(ctx.rank + 1) * cfg.batch_size].to(ctx.device, non_blocking=True)
-                    torch.manual_seed(step_seed(cfg.seed, state.step, ctx.rank))
+                    seed_torch(step_seed(cfg.seed, state.step, ctx.rank), ctx.device)
                     obj, norm, reason = _step(wrapped, optimizer, params, x, cfg, lr, beta, autocast)
                     window.add(obj, norm)
                     if reason is None:
@@ -349,11 +349,10 @@ def _restore(ckpt: dict, model, optimizer, ema, spe: int) -> TrainState:
 
 def _initialize_from_data(model, loader, encoding: str, cfg: TrainConfig, device) -> None:
     """Data-dependent initialisation (blocks that define ``init_from_data_update``), once, before
-    the first step of a fresh run, on global batches (identical on every rank), in eval mode."""
-    if not any(hasattr(m, "init_from_data_update") for m in getattr(model, "ops", {}).values()):
-        return
+    the first step of a fresh run, on global batches (identical on every rank), in eval mode.
+    Models without such blocks return before drawing a batch."""
     limit = cfg.init_batches or len(loader)
-    torch.manual_seed(step_seed(cfg.seed, 0, 0, stream=1))
+    seed_torch(step_seed(cfg.seed, 0, 0, stream=1), device)
 
     def batches():
         loader.set_epoch(0)

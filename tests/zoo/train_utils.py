@@ -10,12 +10,14 @@ import torch
 TINY_MODEL = ["vae", "--data", "digits", "--set", "W=8", "--set", "H=16", "--set", "D=4"]
 
 
+#: Recipe edits of every tiny run, applied over specs/vae.yaml (the recipe `zoo train vae` reads).
+TINY_SETS = ["batch_size=50", "lr_schedule.name=constant", "checkpoint_every=1000", "log_every=5"]
+
+
 def tiny_train_args(out, *, steps: int = 20, sets: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
     """``zoo train`` arguments for a fast run of the tiny model (batch 50, constant lr, no validation)."""
-    argv = ["train", *TINY_MODEL, "--steps", str(steps), "--out", str(out), "--no-progress",
-            "--recipe-set", "batch_size=50", "--recipe-set", "lr_schedule.name=constant",
-            "--recipe-set", "checkpoint_every=1000", "--recipe-set", "log_every=5"]
-    for item in sets:
+    argv = ["train", *TINY_MODEL, "--steps", str(steps), "--out", str(out), "--no-progress"]
+    for item in [*TINY_SETS, *sets]:
         argv += ["--recipe-set", item]
     return argv + list(extra)
 
