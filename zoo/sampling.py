@@ -117,7 +117,7 @@ def pseudo_input_views(mg, data_shape) -> dict[str, list[str]]:
     nearest first."""
     import networkx as nx
 
-    from compiler.graph import OpInfo, VarInfo
+    from compiler.graph import OpInfo
 
     flow = mg.dataflow
     out = {}
@@ -128,11 +128,28 @@ def pseudo_input_views(mg, data_shape) -> dict[str, list[str]]:
             info = mg.info(node)
             if not isinstance(info, OpInfo) or info.kind != "feature" or tuple(info.shape or ()) != tuple(data_shape):
                 continue
-            randoms = {a for a in nx.ancestors(flow, node) if isinstance(mg.info(a), VarInfo)}
-            if randoms == {var.name}:
+            if _random_inputs(mg, flow, node) == {var.name}:
                 found.append(node)
         out[var.name] = found
     return out
+
+
+def _random_inputs(mg, flow, node: str) -> set:
+    """The random variables a computation reads, directly or through other computations (the
+    search stops at random variables, so a pseudo-input's own posterior inputs do not count)."""
+    from compiler.graph import VarInfo
+
+    seen, stack, found = set(), [node], set()
+    while stack:
+        for parent in flow.predecessors(stack.pop()):
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if isinstance(mg.info(parent), VarInfo):
+                found.add(parent)
+            else:
+                stack.append(parent)
+    return found
 
 
 @torch.no_grad()
@@ -149,20 +166,25 @@ def pseudo_input_images(model, mg, cfg: SampleConfig, encoding: str) -> tuple[Op
     if not views:
         return None, 0, ""
     model.eval()
-    with _seeded(model, cfg.seed):
-        x, latents = model.sample(cfg.n, cfg.temperature, mean=cfg.mean, return_latents=True)
-        panels, legend = [], []
-        for name, features in views.items():
-            u = latents[name]
-            if u.dim() == 4 and u.shape[1] in (1, 3):
-                panels.append(_fit(_minmax(u.float().cpu()), data_shape))
-                legend.append(f"{name} (min-max scaled)")
-            for node in features:
-                try:
-                    value = model.evaluate(node, {name: u})
-                except Exception:  # noqa: BLE001 -- a feature outside the inference pass cannot be shown
-                    continue
-                panels.append(_minmax(value.float().cpu()))
+    captured: dict = {}
+    hooks = [model.ops[node].register_forward_hook(
+                 lambda module, inputs, output, node=node: captured.__setitem__(node, output))
+             for nodes in views.values() for node in nodes if node in model.ops]
+    try:
+        with _seeded(model, cfg.seed):
+            x, latents = model.sample(cfg.n, cfg.temperature, mean=cfg.mean, return_latents=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    panels, legend = [], []
+    for name, features in views.items():
+        u = latents[name]
+        if u.dim() == 4 and u.shape[1] in (1, 3):
+            panels.append(_fit(_minmax(u.float().cpu()), data_shape))
+            legend.append(f"{name} (min-max scaled)")
+        for node in features:
+            if node in captured:  # computed in the generative pass, from this very sample of u
+                panels.append(_minmax(captured[node].float().cpu()))
                 legend.append(f"{node} (min-max scaled)")
     if not panels:
         return None, 0, ""

@@ -325,7 +325,7 @@ def _validate(model, ema, valid, cfg: TrainConfig, ctx: DistContext, log: RunLog
            "kl": result["kl"], "nelbo_bpd": bits_per_dim(result["nelbo"], dims)}
     row.update({f"kl/{z}": v for z, v in result["kl_per_layer"].items()})
     log.valid_row(row)
-    log.message(f"epoch {state.epoch}: validation negative ELBO {result['nelbo']:.3f} nats "
+    log.message(f"step {state.step:,} (epoch {state.epoch}): validation negative ELBO {result['nelbo']:.3f} nats "
                 f"({row['nelbo_bpd']:.4f} bits/dim)")
 
 
