@@ -294,6 +294,11 @@ class TrainConfig(_Config):
     _nested = {"optimizer": OptimizerConfig, "lr_schedule": LRScheduleConfig, "kl_warmup": KLWarmupConfig}
 
     def __post_init__(self):
+        for key, sub in self._nested.items():  # TrainConfig(optimizer={"name": "adamax"}) works too
+            value = getattr(self, key)
+            if not isinstance(value, sub):
+                object.__setattr__(self, key, sub.from_dict({"name": value} if isinstance(value, str) else value,
+                                                            prefix=key))
         if (self.epochs is None) == (self.steps is None):
             raise ZooError("give exactly one of 'epochs' and 'steps' (the recipe has "
                            + ("both" if self.epochs is not None else "neither") + "; --epochs/--steps replace both)")

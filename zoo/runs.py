@@ -222,9 +222,11 @@ def prepare_resume(run_dir: str, *, data_root: Optional[str] = None, recipe_sets
     if data_root is not None:
         meta["data"] = dict(data, root=os.path.abspath(os.path.expanduser(data_root)))
     if changed and (ctx is None or ctx.is_main):
-        info = yaml.safe_load(open(os.path.join(run_dir, "config.yaml"), encoding="utf-8")) \
-            if os.path.exists(os.path.join(run_dir, "config.yaml")) else {}
-        run_info = dict((info or {}).get("run", {}), resumed_with=" ".join(sys.argv))
+        info = {}
+        if os.path.exists(os.path.join(run_dir, "config.yaml")):
+            with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as handle:
+                info = yaml.safe_load(handle) or {}
+        run_info = dict(info.get("run", {}), resumed_with=" ".join(sys.argv))
         write_run_files(run_dir, ckpt["spec"], ckpt.get("recipe") or {}, config, run_info)
     return RunSetup(model, mg, config, train_data, valid_data, run_dir, meta, ckpt, tuple(notes))
 

@@ -42,7 +42,7 @@ from .runlog import RunLog
 from .schedules import kl_beta, learning_rate
 
 __all__ = ["TrainState", "TrainingInterrupted", "TooManySkips", "train", "build_optimizer", "model_input",
-           "steps_per_epoch"]
+           "steps_per_epoch", "train_step"]
 
 
 @dataclass
@@ -139,14 +139,15 @@ class _Window:
         self.steps = 0
         self.t0 = time.perf_counter()
 
-    def add(self, obj, norm: float):
+    def add(self, obj, loss: float, norm: float):
         self.steps += 1
-        if not math.isfinite(obj.loss.item()):
+        if not math.isfinite(loss):
             return
         self.n += 1
-        values = {"loss": obj.loss.item(), "nelbo": obj.nelbo.mean().item(), "recon": obj.recon.mean().item(),
-                  "kl": obj.total_kl.mean().item(), "grad_norm": norm}
-        values.update({f"kl/{z}": v.mean().item() for z, v in obj.kl.items()})
+        means = torch.stack([obj.nelbo.mean(), obj.recon.mean(), obj.total_kl.mean()]
+                            + [v.mean() for v in obj.kl.values()]).tolist()  # one device sync
+        values = {"loss": loss, "nelbo": means[0], "recon": means[1], "kl": means[2], "grad_norm": norm}
+        values.update({f"kl/{z}": v for z, v in zip(obj.kl, means[3:])})
         for k, v in values.items():
             self.sums[k] += v
 
@@ -194,6 +195,9 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
         state = _restore(resume, model, optimizer, ema, spe)
     else:
         _initialize_from_data(model, loader, data.encoding, cfg, ctx.device)
+    if state.step > total:
+        raise ZooError(f"the run is at step {state.step:,}, past the {total:,} steps asked for; give --steps or "
+                       "--epochs beyond it")
     wrapped = ctx.wrap(model)
     latents = list(model.latents)
     dims = data_dims(model)
@@ -228,8 +232,8 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
                                     augment_ops=cfg.augment)
                     x = x[ctx.rank * cfg.batch_size:(ctx.rank + 1) * cfg.batch_size].to(ctx.device, non_blocking=True)
                     seed_torch(step_seed(cfg.seed, state.step, ctx.rank), ctx.device)
-                    obj, norm, reason = _step(wrapped, optimizer, params, x, cfg, lr, beta, autocast)
-                    window.add(obj, norm)
+                    obj, norm, reason = train_step(wrapped, optimizer, params, x, cfg, lr, beta, autocast)
+                    window.add(obj, obj.loss.item(), norm)
                     if reason is None:
                         state.skipped_consecutive = 0
                         if ema is not None:
@@ -267,8 +271,20 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
     return state
 
 
-def _step(wrapped, optimizer, params, x, cfg: TrainConfig, lr: float, beta: float, autocast):
-    """One update; returns (objective, gradient norm, reason it was skipped or None)."""
+def train_step(wrapped, optimizer, params, x, cfg: TrainConfig, lr: float, beta: float, autocast):
+    """One update: objective, backward, gradient norm and clipping, then the step unless skipped.
+
+    Args:
+        wrapped: the model (or its DDP wrapper) to run.
+        optimizer, params: the optimizer and the parameters whose gradient norm is checked.
+        x: the batch (model input) of this rank.
+        cfg: the run's config (objective, free bits, clipping, skipping).
+        lr, beta: the learning rate and KL weight of this step.
+        autocast: a context (``torch.autocast`` for bf16, or a null context).
+
+    Returns:
+        ``(objective, gradient norm before clipping, reason the step was skipped or None)``.
+    """
     for group in optimizer.param_groups:
         group["lr"] = lr
     optimizer.zero_grad(set_to_none=True)

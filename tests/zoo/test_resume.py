@@ -128,3 +128,8 @@ def test_resuming_with_a_longer_schedule_continues_the_run(tmp_path, capsys):
     ckpt = checkpoint_state(out)
     assert ckpt["progress"]["step"] == 16 and ckpt["config"]["steps"] == 16
     assert "steps: 16" in (out / "config.yaml").read_text()
+    assert run_cli(["train", "--resume", str(out), "--steps", "12", "--no-progress"]) == 2
+    assert "the run is at step 16, past the 12 steps asked for" in capsys.readouterr().err
+    assert run_cli(["train", "--resume", str(out), "--steps", "20", "--recipe-set", "batch_size=30",
+                    "--no-progress"]) == 2
+    assert "needs the same data set, validation split, batch size and process count" in capsys.readouterr().err

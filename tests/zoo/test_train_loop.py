@@ -73,11 +73,11 @@ def test_nan_gradients_with_a_finite_loss_are_skipped():
     x = torch.bernoulli(torch.full((10, 1, 8, 8), 0.4))
     before = [p.detach().clone() for p in params]
     handle = params[0].register_hook(lambda g: g * float("inf"))
-    _, norm, reason = train_module._step(model, optimizer, params, x, cfg, 1e-3, 1.0, torch.autocast("cpu", enabled=False))
+    _, norm, reason = train_module.train_step(model, optimizer, params, x, cfg, 1e-3, 1.0, torch.autocast("cpu", enabled=False))
     handle.remove()
     assert reason.startswith("non-finite gradient norm") and not math.isfinite(norm)
     assert all(torch.equal(a, b) for a, b in zip(before, params))
-    obj, norm, reason = train_module._step(model, optimizer, params, x, cfg, 1e-3, 1.0,
+    obj, norm, reason = train_module.train_step(model, optimizer, params, x, cfg, 1e-3, 1.0,
                                            torch.autocast("cpu", enabled=False))
     assert reason is None and norm > 1e-3
     clipped = torch.sqrt(sum((p.grad ** 2).sum() for p in params if p.grad is not None))
