@@ -160,7 +160,14 @@ def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, da
     if config.data != name:
         config = config.replace(data=name)
         edited["data"] = name
-    train_data = load_split(name, "train", data_root, mg, validation=config.validation, download=download)
+    try:
+        train_data = load_split(name, "train", data_root, mg, validation=config.validation, download=download)
+    except ZooError as err:
+        if data is not None or name == "digits":
+            raise
+        raise ZooError(f"{err}\nhint: the data set '{name}' comes from the "
+                       f"{'recipe' if recipe_file and config.data else 'spec'}; `--data digits` trains on the "
+                       "embedded 8x8 digits without any download (with --set for the spec's image size)") from None
     valid_name = _valid_split(name, config)
     valid_data = load_split(name, valid_name, data_root, mg, validation=config.validation) if valid_name else None
     notes = []

@@ -110,3 +110,37 @@ def test_every_zoo_model_with_a_recipe_resolves_its_data_set():
             continue
         cfg, _ = resolve_train_config(recipe_path=path)
         assert dataset_for_spec(cfg.data or entry.dataset)
+
+
+SCHEMA_EXAMPLE = """
+data: mnist
+validation: 5000
+epochs: 300
+batch_size: 250
+eval_batch_size: 500
+optimizer: {name: adamax, lr: 1.0e-2, betas: [0.9, 0.999], eps: 1.0e-8, weight_decay: 1.0e-6}
+lr_schedule: {name: cosine, warmup_epochs: 2, warmup_start_lr: 0.0, min_lr: 1.0e-5, period_epochs: 300, period_mult: 2}
+kl_warmup: {name: linear, epochs: 16, start: 0.1, levels: 10, delay_epochs: 0}
+free_bits: 0.0
+grad_clip: null
+grad_skip: null
+max_skips: 100
+ema: null
+importance_samples: 1000
+seed: 123
+dtype: fp32
+augment: []
+source: "free text: where each number comes from"
+"""
+
+
+def test_the_shared_schema_is_accepted_as_written(tmp_path):
+    """Other specs' recipes are written against this schema: every key, as in the example."""
+    path = tmp_path / "model.yaml"
+    path.write_text(SCHEMA_EXAMPLE)
+    cfg, _ = resolve_train_config(recipe_path=str(path))
+    assert SCHEMA_KEYS <= set(TrainConfig.__dataclass_fields__)
+    assert set(load_recipe(str(path))) == SCHEMA_KEYS - {"steps"}  # epochs or steps
+    assert cfg.validation == 5000 and cfg.optimizer.weight_decay == 1e-6 and cfg.lr_schedule.period_mult == 2
+    geometric, _ = resolve_train_config(recipe_path=str(path), recipe_sets=["kl_warmup={name: geometric, levels: 8}"])
+    assert geometric.kl_warmup.levels == 8 and geometric.kl_warmup.start == 0.0

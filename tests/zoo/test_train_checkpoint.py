@@ -117,6 +117,7 @@ class _Exploit:
         return (os.system, ("touch EXPLOITED",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_a_file_that_would_run_code_is_refused_without_running_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with open("evil.pt", "wb") as handle:

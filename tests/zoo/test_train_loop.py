@@ -136,6 +136,8 @@ def test_validation_rows_use_the_held_out_images(tmp_path):
     (["train", "vae", "--data", "cifar10", "--steps", "2", "--out", "{tmp}/a"], "scores binary (binarized) or binary data"),
     (["train", "vae", "--data", "mnits", "--set", "W=8", "--steps", "2", "--out", "{tmp}/a"], "mnist"),
     (["train", "vae", "--set", "W=8", "--steps", "2"], "give --out RUN_DIR"),
+    (["train", "vae", "--data-root", "{tmp}/no-data", "--steps", "2", "--out", "{tmp}/a"],
+     "`--data digits` trains on the embedded 8x8 digits"),
     (["train", "--steps", "2"], "give a SPEC to train"),
     (["train", "--resume", "{tmp}/nothing", "--set", "W=8"], "drop --set"),
     (["train", "--resume", "{tmp}"], "checkpoint not found"),

@@ -3,7 +3,8 @@
 The default suite trains a narrow VAE (784-64-64-16) for 150 steps and requires its
 importance-weighted test NLL to fall by at least 250 nats from the untrained model's (about 545
 nats: roughly 784 ln 2 for pixels predicted at 1/2). The slow test trains the full Burda et al.
-VAE (784-200-200-50) for 1,500 steps and requires a test NLL below 130 nats.
+VAE (784-200-200-50) for 1,500 steps (2.7 epochs) and requires a test NLL below 135 nats
+(128.4 when this was written; Burda et al. report 86.76 after 3280 epochs).
 """
 from __future__ import annotations
 
@@ -57,5 +58,5 @@ def test_mnist_short_run_improves_the_test_nll(tmp_path, shared_data, capsys):
 def test_mnist_burda_vae_reaches_a_reasonable_nll(tmp_path, shared_data, capsys):
     out, result = _train_and_eval(tmp_path, shared_data, capsys, overrides=[], steps=1500,
                                   sets=["validation=5000", "eval_every_epochs=1"], k=200, limit=2000)
-    assert result["nll_nats"] < 130, result
+    assert result["nll_nats"] < 135, result
     assert result["nll_nats"] <= result["neg_elbo_nats"] + 3 * result["nll_nats_sem"]
