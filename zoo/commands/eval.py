@@ -1,0 +1,110 @@
+"""Evaluate a trained model: negative ELBO, importance-weighted NLL, KL per layer, active units.
+
+    zoo eval RUN_DIR|CHECKPOINT [--importance-samples K] [--split test] [--json] [--plots]
+
+The NLL is in nats for binary data and in bits/dim for 8-bit images (both are always in the
+JSON); K defaults to the recipe's `importance_samples`. EMA weights are used when the run kept
+them (--no-ema for the raw weights). See docs/training.md for the conventions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+__all__ = ["add_arguments", "run", "evaluate_run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN_DIR|CHECKPOINT", help="a run folder or a checkpoint.pt file")
+    parser.add_argument("--importance-samples", "-k", type=int, metavar="K",
+                        help="importance samples per image (default: the recipe's importance_samples)")
+    parser.add_argument("--split", default="test", help="test (default), valid or train")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="images per batch (default: the recipe's "
+                        "eval_batch_size)")
+    parser.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N images of the split")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the binarization and the samples (default 0)")
+    parser.add_argument("--data-root", metavar="DIR", help="where the data set is (default: the run's)")
+    parser.add_argument("--no-ema", action="store_true", help="use the raw weights even if the run kept an EMA")
+    parser.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: a GPU if there is one)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--out", metavar="FILE.json", help="also write the JSON object to FILE.json")
+    parser.add_argument("--plots", action="store_true",
+                        help="write kl_per_layer.png and active_units.png beside the checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def evaluate_run(path: str, *, importance_samples=None, split: str = "test", batch_size=None, limit=None,
+                 seed: int = 0, data_root=None, use_ema: bool = True, device=None, progress: bool = False) -> dict:
+    """The full ``zoo eval`` JSON object for a run folder or checkpoint."""
+    import torch
+
+    from zoo.checkpoint import checkpoint_path
+    from zoo.config import EvalConfig, TrainConfig
+    from zoo.evaluate import evaluate_model
+    from zoo.runs import load_split, open_trained_model
+
+    model, mg, ckpt, weights = open_trained_model(path, use_ema=use_ema)
+    train_cfg = TrainConfig.from_dict(ckpt["config"])
+    cfg = EvalConfig(importance_samples=importance_samples or train_cfg.importance_samples, split=split,
+                     batch_size=batch_size or train_cfg.eval_batch_size, limit=limit, seed=seed, use_ema=use_ema,
+                     analytic_kl=train_cfg.analytic_kl)
+    data_info = ckpt.get("data") or {}
+    root = data_root if data_root is not None else data_info.get("root")
+    data = load_split(data_info["name"], split, root, mg, validation=train_cfg.validation)
+    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(dev)
+    result = evaluate_model(model, data, cfg, device=dev, progress=progress)
+    progress_info = ckpt["progress"]
+    head = {
+        "model": ckpt["spec"]["name"],
+        "spec_sha256": ckpt["spec"]["sha256"],
+        "overrides": ckpt["spec"].get("overrides", {}),
+        "checkpoint": os.path.abspath(checkpoint_path(path)),
+        "step": progress_info.get("step"),
+        "epoch": progress_info.get("epoch"),
+        "finished": progress_info.get("finished"),
+        "weights": weights,
+        "data": data_info["name"],
+        "split": split,
+        "seed": seed,
+        "batch_size": cfg.batch_size,
+    }
+    return {**head, **result}
+
+
+def _format(r: dict) -> str:
+    lines = [f"{r['model']} at step {r['step']:,} ({r['weights']} weights), {r['data']} {r['split']}: "
+             f"{r['examples']:,} images, K = {r['importance_samples']}",
+             f"  NLL (importance-weighted)  {r['nll_nats']:.3f} nats  ({r['nll_bpd']:.4f} bits/dim)  "
+             f"+- {r['nll_nats_sem']:.3f} (s.e.m.)",
+             f"  negative ELBO              {r['neg_elbo_nats']:.3f} nats  ({r['neg_elbo_bpd']:.4f} bits/dim)",
+             f"    reconstruction           {r['recon_nats']:.3f} nats",
+             f"    KL                       {r['kl_nats']:.3f} nats",
+             f"  active units               {r['active_units_total']} of "
+             f"{sum(v for v in r['latent_units'].values() if v)} (threshold {r['au_threshold']})",
+             "  per layer:  layer  KL (nats)  active / units"]
+    for z, kl in r["kl_per_layer_nats"].items():
+        active, units = r["active_units"].get(z), r["latent_units"].get(z)
+        au = f"{active} / {units}" if active is not None else "n/a"
+        lines.append(f"              {z:<6} {kl:9.3f}  {au}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = evaluate_run(args.run, importance_samples=args.importance_samples, split=args.split,
+                          batch_size=args.batch_size, limit=args.limit, seed=args.seed, data_root=args.data_root,
+                          use_ema=not args.no_ema, device=args.device,
+                          progress=not args.no_progress and not args.json)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    if args.plots:
+        from zoo.plots import plot_active_units, plot_kl_per_layer
+
+        folder = os.path.dirname(result["checkpoint"])
+        plot_kl_per_layer(result["kl_per_layer_nats"], os.path.join(folder, "kl_per_layer.png"))
+        plot_active_units(result["active_units"], result["latent_units"], os.path.join(folder, "active_units.png"))
+    print(text if args.json else _format(result))
+    return 0

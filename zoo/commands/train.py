@@ -1,0 +1,108 @@
+"""Train a spec on a data set, or resume a run.
+
+    zoo train SPEC [--data NAME] [--data-root DIR] [--recipe RECIPE.yaml] [--set NAME=VALUE]
+                   [--recipe-set KEY=VALUE] [--epochs N | --steps N] --out RUN_DIR
+    zoo train --resume RUN_DIR [--epochs N | --steps N] [--recipe-set KEY=VALUE] [--data-root DIR]
+
+The recipe defaults to specs/<model>.yaml beside the spec when it exists; --recipe-set edits
+one key (dotted for nested keys: optimizer.lr=1e-3, kl_warmup.name=none); --set changes a spec
+constant. The data set defaults to the recipe's `data:`, then to the spec's `dataset` header.
+Several processes: torchrun --nproc_per_node K -m zoo.cli train ... (see docs/training.md).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", nargs="?", metavar="SPEC", help="a model name from `zoo list` or a .hvae file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a spec constant (repeatable), e.g. --set W=8")
+    parser.add_argument("--data", metavar="NAME", help="data set: digits, mnist, binarized_mnist, omniglot, cifar10")
+    parser.add_argument("--data-root", metavar="DIR", help="folder holding the data files (default $ZOO_DATA or "
+                        "~/.cache/hvae-zoo/data)")
+    parser.add_argument("--download", action="store_true", help="download missing data files (needs internet)")
+    parser.add_argument("--recipe", metavar="RECIPE.yaml", help="training recipe (default: specs/<model>.yaml)")
+    parser.add_argument("--recipe-set", dest="recipe_sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe key (repeatable), e.g. --recipe-set optimizer.lr=1e-3")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--epochs", type=int, metavar="N", help="train for N epochs (replaces the recipe's length)")
+    group.add_argument("--steps", type=int, metavar="N", help="train for N updates (replaces the recipe's length)")
+    parser.add_argument("--out", metavar="RUN_DIR", help="the run folder to create")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
+    parser.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: a GPU if there is one)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    from zoo.errors import ZooError
+
+    if args.resume:
+        clashes = [flag for flag, value in (("SPEC", args.spec), ("--out", args.out), ("--set", args.overrides),
+                                            ("--recipe", args.recipe), ("--data", args.data)) if value]
+        if clashes:
+            raise ZooError(f"--resume continues a run as its checkpoint describes it; drop {', '.join(clashes)} "
+                           "(use --recipe-set, --epochs or --steps to change the remaining training)")
+        return
+    if not args.spec:
+        raise ZooError("give a SPEC to train (e.g. `zoo train vae --data digits --set W=8 --out runs/vae`) "
+                       "or --resume RUN_DIR")
+    if not args.out:
+        raise ZooError("give --out RUN_DIR, the folder for the logs and checkpoints of this run")
+    for flag in ("epochs", "steps"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise ZooError(f"--{flag} must be positive, got {value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoo.distributed import init_distributed
+    from zoo.runs import prepare_new_run, prepare_resume
+    from zoo.train import TrainingInterrupted, train
+
+    from .common import overrides_from
+
+    _check_args(args)
+    ctx = init_distributed(args.device)
+    try:
+        if args.resume:
+            setup = prepare_resume(args.resume, data_root=args.data_root, recipe_sets=args.recipe_sets,
+                                   epochs=args.epochs, steps=args.steps, ctx=ctx)
+        else:
+            setup = prepare_new_run(args.spec, args.out, overrides=overrides_from(args), data=args.data,
+                                    data_root=args.data_root, recipe=args.recipe, recipe_sets=args.recipe_sets,
+                                    epochs=args.epochs, steps=args.steps, download=args.download, ctx=ctx)
+        say = (lambda text: print(text, file=sys.stderr)) if ctx.is_main else (lambda text: None)
+        for note in setup.notes:
+            say(note)
+        cfg = setup.config
+        say(f"{'resuming' if setup.resume else 'training'} {setup.mg.name} ({setup.model.num_parameters():,} "
+            f"parameters) on {cfg.data} ({len(setup.train_data):,} images), "
+            + (f"{cfg.epochs} epochs" if cfg.epochs else f"{cfg.steps:,} steps")
+            + f", batch {cfg.batch_size} x {ctx.world_size} process(es), {ctx.device}; run folder {setup.run_dir}")
+        try:
+            state = train(setup.model, setup.train_data, cfg, setup.run_dir, ctx=ctx, valid=setup.valid_data,
+                          resume=setup.resume, meta=setup.meta, progress=not args.no_progress and ctx.is_main)
+        except TrainingInterrupted as stop:
+            say(f"{stop}\ncontinue with: zoo train --resume {setup.run_dir}")
+            return 128 + int(stop.signum)
+        if ctx.is_main:
+            _plot(setup.run_dir)
+            say(f"done: {state.step:,} steps ({state.skipped_total} skipped); checkpoint "
+                f"{os.path.join(setup.run_dir, 'checkpoint.pt')}\nevaluate with: zoo eval {setup.run_dir}")
+        return 0
+    finally:
+        ctx.close()
+
+
+def _plot(run_dir: str) -> None:
+    from zoo.plots import plot_learning_curves
+    from zoo.runlog import LOG_NAME
+
+    log = os.path.join(run_dir, LOG_NAME)
+    if os.path.exists(log):
+        plot_learning_curves(log, os.path.join(run_dir, "learning_curves.png"))
