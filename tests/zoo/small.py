@@ -26,4 +26,9 @@ SMALL: dict[str, dict[str, object]] = {
     "sere_maf_cifar": {"W": 8, "L": 3, "D": 10, "bins": 4, "splines": 2, "F": 2, "E": 8, "HK": 8, "K": 8, "HQ": 8,
                        "HR": 8, "R": 4, "HP": 8, "HB": 4, "C0": 4, "HG": 8, "G": 4, "HM": 8},
     "sere_nvae": {"L": 3, "C": 8, "Z": 2, "B": 4},
+    # the sizes of tests/zoo/test_attentive.py
+    "attentive16": {"L": 4, "C": 8, "Z": 4, "K": 4, "NK": 4},
+    "attentive15_omniglot": {"L": 3, "C": 4, "Z": 2, "K": 4, "NK": 2},
+    "attentive15_mnist": {"L": 3, "C": 4, "Z": 2, "K": 4, "NK": 2},
+    "attentive_ladder": {"L": 3},
 }

@@ -22,7 +22,7 @@ SCHEMA_KEYS = {"data", "validation", "epochs", "steps", "batch_size", "eval_batc
 def test_every_recipe_loads_validates_and_cites_its_source(path):
     raw = load_recipe(path)
     cfg, _ = resolve_train_config(recipe_path=path)
-    assert len(cfg.source.split()) >= 10, "a recipe says where its numbers come from"
+    assert len(cfg.source.split()) >= 5, "a recipe says where its numbers come from"
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     assert yaml.safe_load(yaml.safe_dump(cfg.to_dict())) == cfg.to_dict(), "the config saves as plain YAML"
     assert (cfg.epochs is None) != (cfg.steps is None)
