@@ -60,6 +60,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         print(str(err), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `zoo check --json | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         if args.debug:
             raise

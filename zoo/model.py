@@ -17,7 +17,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
-from compiler.graph import ModelGraph, OpInfo, VarInfo
+from compiler.graph import ModelGraph, VarInfo
 
 from .distributions import Distribution
 
@@ -212,6 +212,9 @@ class HierarchicalVAE(nn.Module):
             mean: return the likelihood's mean (e.g. Bernoulli probabilities) instead of a sample.
             return_latents: also return the dict of every latent's value.
             fixed: values for some latents (e.g. a pseudo-input), used instead of sampling them.
+
+        Like any module, it runs in the current mode: call ``model.eval()`` first to sample with
+        batch-normalisation running statistics (in training mode they are also updated).
         """
         env = dict(fixed or {})
         steps = tuple(s for s in self._generate if not (s[0] == "sample" and s[1] in env))
@@ -257,21 +260,28 @@ class HierarchicalVAE(nn.Module):
 
         Used by families that take a factor as a function: a VampPrior evaluates the posterior
         of its latent on learned pseudo-inputs with ``evaluate("posterior(z[1])", {"x": u})``.
-        Only the steps upstream of `node` run.
+        Only the steps upstream of `node` and downstream of the given values run: a given value
+        (data, a latent, a pseudo-input) is used as is, never recomputed.
         """
-        steps = self._upstream_steps(node)
+        steps = self._upstream_steps(node, frozenset(values))
         env = dict(values)
         batch = next(iter(values.values())).shape[0]
         return self._run(steps, env, batch)[node]
 
-    def _upstream_steps(self, node: str):
+    def _upstream_steps(self, node: str, given: frozenset = frozenset()):
         cache = self.__dict__.setdefault("_upstream_cache", {})
-        if node not in cache:
-            import networkx as nx
-
-            needed = nx.ancestors(self._inference_dataflow(), node) | {node}
-            cache[node] = tuple(s for s in self._infer if s[1] in needed)
-        return cache[node]
+        key = (node, given)
+        if key not in cache:
+            view = self._inference_dataflow()
+            needed, stack = {node}, [node]
+            while stack:  # ancestors, not searching past the given nodes
+                for pred in view.predecessors(stack.pop()):
+                    if pred not in needed:
+                        needed.add(pred)
+                        if pred not in given:
+                            stack.append(pred)
+            cache[key] = tuple(s for s in self._infer if s[1] in needed and s[1] not in given)
+        return cache[key]
 
     @torch.no_grad()
     def initialize_from_data(self, batches) -> None:

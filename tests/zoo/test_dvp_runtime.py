@@ -58,3 +58,24 @@ def test_a_feature_defined_as_another_node_runs(tmp_path):
     model = lower(compile_spec(str(spec)))
     terms = model((torch.rand(3, 6) < 0.5).float())
     assert torch.isfinite(terms.elbo).all()
+
+
+def test_evaluate_uses_given_latents_without_recomputing_them():
+    spec = ('observed x : [6] ~ bernoulli\n'
+            'latent u : [3] ~ normal\n'
+            'latent z : [2] ~ normal\n'
+            'prior u = normal(loc = 0, scale = 1)\n'
+            'posterior u | x = mlp(x, hidden = [8])\n'
+            'prior z | u = mlp(u, hidden = [8])\n'
+            'posterior z | x, u = mlp(concat(x, u), hidden = [8])\n'
+            'likelihood x | z = linear(z)\n')
+    import dsl
+    from compiler.graph import build_graph
+
+    concrete, shapes, warnings = dsl.checked(dsl.parse_spec(spec, path="given.hvae"))
+    model = lower(build_graph(concrete, shapes, warnings))
+    u = torch.randn(4, 3)
+    prior = model.evaluate("prior(z)", {"u": u})  # needs no x: u is given
+    assert prior.loc.shape == (4, 2)
+    expected = model.ops["prior(z)"](params=model.ops["prior(z)/params"](x=u))
+    assert torch.allclose(prior.loc, expected.loc)
