@@ -10,7 +10,7 @@ import networkx as nx
 from dsl import library as lib
 from dsl.errors import Diagnostic
 
-from .graph import ModelGraph, OpInfo, VarInfo
+from .graph import ModelGraph, VarInfo
 
 __all__ = ["validate_graph"]
 

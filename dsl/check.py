@@ -22,7 +22,7 @@ from . import library as lib
 from .depends import Dependencies
 from .elaborate import elaborate_collect
 from .errors import Diagnostic, SpecSemanticError
-from .values import (Apply, Combine, ConcreteSpec, Const, Dist, FactorRefValue, ListValue, NodeRef, Symbol,
+from .values import (Apply, Combine, ConcreteSpec, Const, Dist, FactorRefValue, NodeRef, Symbol,
                      Value)
 
 __all__ = ["check_spec", "check_concrete", "ShapeTable", "infer_shapes", "checked"]

@@ -71,7 +71,8 @@ block("linear", _feature(), Param("out", "int"), Param("bias", "bool", True),
 
 def _conv_shape(a: ShapeArgs):
     c, h, w = _image(a)
-    k, stride = _positive(a, "k"), _positive(a, "stride")
+    _positive(a, "k")  # validated: a kernel size of 0 is an error here, not in PyTorch
+    stride = _positive(a, "stride")
     return (_positive(a, "out"), -(-h // stride), -(-w // stride))
 
 

@@ -32,7 +32,6 @@ from contextlib import contextmanager
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..distributions import Distribution, event_sum

@@ -26,7 +26,6 @@ import math
 from typing import Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..distributions import LOG_2PI, Distribution
