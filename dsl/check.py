@@ -387,20 +387,13 @@ class _Checker:
         return edges
 
     def _unused(self):
-        read: set[str] = set()
-        stack = [f.id for f in self.spec.factors]
-        while stack:
-            item = stack.pop()
-            for key in self.deps.read_nodes(item):
-                if key not in read:
-                    read.add(key)
-                    stack.append(key)
-        # function-style references (e.g. a VampPrior's encoder) keep their whole subgraph alive
         from .depends import direct_reads
-        for f in self.spec.factors:
-            for r in direct_reads(f.value, functions=True):
-                if isinstance(r, FactorRefValue):
-                    stack.append(r.factor_id)
+        roots = [f.id for f in self.spec.factors]
+        # function-style references (e.g. a VampPrior's encoder) keep their whole subgraph alive
+        roots += [r.factor_id for f in self.spec.factors for r in direct_reads(f.value, functions=True)
+                  if isinstance(r, FactorRefValue)]
+        read: set[str] = set()
+        stack = roots
         while stack:
             item = stack.pop()
             for key in self.deps.read_nodes(item):

@@ -79,3 +79,18 @@ def test_build_prints_the_verdict(capsys):
     out = capsys.readouterr().out
     assert "factorization: NOT faithful, 2 unacknowledged violation(s)" in out
     assert "active path z[3] -> x <- z[1]; add z[1]" in out
+
+
+def test_a_directory_checks_its_models_and_skips_fragments(capsys, tmp_path):
+    (tmp_path / "_part.hvae").write_text("latent z : [2] ~ normal\n")  # not a model on its own
+    for name in ("chain_topdown", "skip_markov"):
+        (tmp_path / f"{name}.hvae").write_text((FIXTURES / f"{name}.hvae").read_text())
+    assert main(["check", str(tmp_path), "--json"]) == 1
+    assert [d["model"] for d in json.loads(capsys.readouterr().out)] == ["chain_topdown", "skip_markov"]
+
+
+def test_checking_a_fragment_explains_what_it_is(capsys, tmp_path):
+    fragment = tmp_path / "_part.hvae"
+    fragment.write_text("latent z : [2] ~ normal\n")
+    assert main(["check", str(fragment)]) == 2
+    assert "is a fragment (its name starts with '_')" in capsys.readouterr().err

@@ -44,7 +44,7 @@ def list_models(pattern: str = "*") -> list[ModelEntry]:
     out = []
     root = _spec_dir()
     for fname in sorted(os.listdir(root)):
-        if not fname.endswith(SPEC_SUFFIX) or fname.startswith("_"):
+        if not fname.endswith(SPEC_SUFFIX) or is_fragment(fname):
             continue
         name = fname[: -len(SPEC_SUFFIX)]
         if not fnmatch.fnmatch(name, pattern):
@@ -59,6 +59,17 @@ def list_models(pattern: str = "*") -> list[ModelEntry]:
             header["DatasetDecl"].name if "DatasetDecl" in header else "",
             path))
     return out
+
+
+def is_fragment(path: str) -> bool:
+    """A `.hvae` file whose name starts with '_' is a fragment for `import`, not a model of its own."""
+    return os.path.basename(path).startswith("_")
+
+
+def spec_files(directory: str) -> list[str]:
+    """The model specs of a directory, sorted, without fragments (what `zoo check DIR` checks)."""
+    return [os.path.join(directory, f) for f in sorted(os.listdir(directory))
+            if f.endswith(SPEC_SUFFIX) and not is_fragment(f)]
 
 
 def spec_path(name_or_path: str) -> str:

@@ -10,7 +10,7 @@ Exit status: 0 when every spec is faithful or departs only where an `assume` sta
 1 when an unacknowledged violation remains, 2 when a spec has an error.
 
 Examples:
-    zoo check specs/*.hvae
+    zoo check specs/            # every model of a directory (fragments `_*.hvae` are left out)
     zoo check dlgm --json
     zoo check nvae16 --set L=4
 """
@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 
-from .common import add_spec_arguments, overrides_from
+from .common import add_spec_arguments, overrides_from, spec_arguments
 
 __all__ = ["add_arguments", "run"]
 
@@ -37,19 +37,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dsl.errors import SpecError
     from zoo.errors import ZooError
+    from zoo.registry import is_fragment
 
     overrides = overrides_from(args)
     status, results = 0, []
-    for i, spec in enumerate(args.spec):
+    for i, spec in enumerate(spec_arguments(args)):
         try:
             report = _check(spec, overrides)
         except (SpecError, ZooError) as err:
             if args.debug:
                 raise
             status = 2
-            results.append({"model": spec, "error": str(err)})
+            message = str(err)
+            if is_fragment(spec):
+                message += (f"\nnote: {spec} is a fragment (its name starts with '_'): other specs import it; "
+                            f"check those instead, or check the directory to skip fragments")
+            results.append({"model": spec, "error": message})
             if not args.json:
-                print(str(err), file=sys.stderr)
+                print(message, file=sys.stderr)
             continue
         if not report.faithful:
             status = max(status, 1)

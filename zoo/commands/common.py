@@ -15,6 +15,18 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, many: bool = False) -
                         help="override a spec constant (repeatable), e.g. --set L=8 --set hidden=[256,256]")
 
 
+def spec_arguments(args: argparse.Namespace) -> list[str]:
+    """The SPEC arguments with each directory replaced by its model specs (fragments left out)."""
+    import os
+
+    from zoo.registry import spec_files
+
+    out: list[str] = []
+    for item in args.spec:
+        out.extend(spec_files(item) if os.path.isdir(item) else [item])
+    return out
+
+
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     """Parse every --set into {name: constant}; raises SpecError on a malformed value."""
     from dsl import parse_override
