@@ -84,8 +84,9 @@ def load_spec(path: str) -> ast.Spec:
             a constant the imported file does not define.
     """
     sources: dict[str, str] = {}
-    statements = _load(_display_path(path), (), sources, None)
-    return ast.Spec(_merge_headers(statements), path, tuple(sources.items()))
+    root = _display_path(path)
+    statements = _load(root, (), sources, None)
+    return ast.Spec(_merge_headers(statements, root), path, tuple(sources.items()))
 
 
 def _display_path(path: str) -> str:
@@ -150,15 +151,18 @@ def _rebind(statements: list[ast.Statement], imp: ast.ImportDecl,
     return out
 
 
-def _merge_headers(statements: list[ast.Statement]) -> tuple[ast.Statement, ...]:
-    """Keep the last header statement of each kind: the importer's, which comes after its imports."""
+def _merge_headers(statements: list[ast.Statement], root: str) -> tuple[ast.Statement, ...]:
+    """Keep one header statement of each kind: the importing file's own (wherever it stands
+    relative to its imports), else the last one imported."""
     header_types = (ast.ModelDecl, ast.PaperDecl, ast.DatasetDecl)
-    last = {}
+    keep = {}
     for i, s in enumerate(statements):
         if isinstance(s, header_types):
-            last[type(s)] = i
+            current = keep.get(type(s))
+            if current is None or statements[current].span.path != root or s.span.path == root:
+                keep[type(s)] = i
     return tuple(s for i, s in enumerate(statements)
-                 if not isinstance(s, header_types) or last[type(s)] == i)
+                 if not isinstance(s, header_types) or keep[type(s)] == i)
 
 
 # -- syntax error messages ----------------------------------------------------------------------

@@ -152,6 +152,17 @@ def test_imports_splice_and_rebind():
     assert concrete.name == "child"
 
 
+def test_the_importers_header_wins_before_or_after_its_import(tmp_path):
+    (tmp_path / "base.hvae").write_text((IMPORTS / "base.hvae").read_text())
+    for order in ("header first", "import first"):
+        header = 'model "own header"\ndataset omniglot\n'
+        body = 'import "base.hvae"\n'
+        (tmp_path / "m.hvae").write_text(header + body if order == "header first" else body + header)
+        concrete, _, _ = dsl.checked(dsl.load_spec(str(tmp_path / "m.hvae")))
+        assert (concrete.description, concrete.dataset) == ("own header", "omniglot"), order
+        assert concrete.paper == "nobody, 2024", order  # not given here: the imported one
+
+
 def test_imports_resolve_relative_to_the_importing_file(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # not the fixture folder
     mg = compile_spec(str(IMPORTS / "sub" / "grandchild.hvae"))
