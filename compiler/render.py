@@ -125,6 +125,7 @@ def _pgm(mg, report, legend: bool) -> str:
     lines: list = []
     header(mg.name, lines)
     nodes = sorted(graph.nodes, key=_natural)
+    pseudo = any(n not in det and mg.info(n).kind == "pseudo" for n in nodes)
     for n in nodes:
         info = mg.info(n)
         kw = {"label": html_name(n), "tooltip": n}
@@ -154,7 +155,7 @@ def _pgm(mg, report, legend: bool) -> str:
         lines.append("  { rank=max; " + " ".join(quote(n) for n in sorted(problem.observed, key=_natural)) + " }")
     gen = set(graph.edges)
     inf = set(inference) | {(a, b) for a, b in gen if b in det}  # deterministic nodes are computed in q too
-    drawn = {"det"} if det else set()  # the styles in use, for the legend
+    drawn = ({"det"} if det else set()) | ({"pseudo"} if pseudo else set())  # the styles in use, for the legend
     drawn |= set(colour.values())
     skip = {e for e in _transitive(gen) | (_transitive(inf) - gen) if _skips(*e) and not set(e) & problem.observed}
     for a, b in sorted(gen | inf, key=lambda e: (_natural(e[0]), _natural(e[1]))):
@@ -175,7 +176,8 @@ def _pgm(mg, report, legend: bool) -> str:
             kw.setdefault("weight", "3" if _index(a) is not None and _index(b) is not None else None)
         kw["tooltip"] = {(True, True): "p and q", (True, False): "p", (False, True): "q"}[
             ((a, b) in gen, (a, b) in inf)]
-        drawn.add("skip" if (a, b) in skip and (a, b) not in hot else kw["tooltip"])
+        shared = kw.get("color") == STYLE["shared"]
+        drawn.add("skip" if (a, b) in skip and (a, b) not in hot else "shared" if shared else kw["tooltip"])
         lines.append(f"  {quote(a)} -> {quote(b)}{attrs(**kw)};")
     for o in sorted(problem.observed, key=_natural):  # hang the data under the deepest layer it touches
         near = [n for n in set(graph.pred[o]) | set(graph.succ[o]) if _index(n) is not None]
@@ -251,6 +253,8 @@ def _pgm_legend(lines: list, drawn: set) -> None:
              "edge of both p and q"),
             ("skip", line, "#22222288", "skip connection (a longer path joins the same nodes)"),
             ("det", "&#9670;", STYLE["shared"], "deterministic node; filled: computed by p and q"),
+            ("pseudo", "&#9678;", STYLE["generative"], "pseudo-input: a random variable that summarises x"),
+            ("shared", line, STYLE["shared"], "shared layer: an edge computed by both p and q"),
             (STYLE["violation"], line, STYLE["violation"], "unfaithful factor and an active path"),
             (STYLE["acknowledged"], line, STYLE["acknowledged"], "departure acknowledged by an assumption")]
     cells = "".join(f'<TR><TD><FONT COLOR="{c}">{sym}</FONT></TD><TD ALIGN="LEFT">{text}</TD></TR>'

@@ -84,6 +84,11 @@ def test_pgm_shapes_and_edge_styles():
     (both,) = edges[("z[2]", "eps[3]")]  # prior and posterior of eps[3] both read z[2]
     assert f'color="{STYLE["generative"]}:{STYLE["inference"]}"' in both
     assert "rank=same; \"eps[3]\" \"z[3]\"" in to_dot(fixture("sere"), "pgm")
+    legend = next(line for line in to_dot(fixture("sere", all_z=False), "pgm").splitlines() if "legend [" in line)
+    assert "shared layer" in legend and "pseudo-input" not in legend  # the purple edges are explained
+    assert "pseudo-input" in to_dot(fixture("dvp"), "pgm")
+    assert "shared layer" not in next(line for line in to_dot(compile_spec("ladder"), "pgm").splitlines()
+                                      if "legend [" in line)
 
 
 def test_pgm_highlights_violations_and_witness_paths():
