@@ -14,7 +14,6 @@ SMALL: dict[str, dict[str, object]] = {
     "dlgm": {"L": 3, "D": 4, "H": 32, "E": 8},
     "nvae8": {"L": 2, "C": 8, "Z": 4},
     "nvae16": {"L": 2, "C": 8, "Z": 4},
-    # the sizes of tests/zoo/test_dvp_specs.py (DVP_SMALL) and tests/zoo/test_sere.py (SERE_SMALL)
     "dvp_mnist": {"C": 8, "HID": 8, "NB": 1, "N7": 1, "L": 2, "T": 3, "NRB": 1},
     "dvp_omniglot": {"C": 8, "HID": 8, "NB": 1, "N7": 1, "L": 2, "T": 3, "NRB": 1},
     "dvp_cifar": {"C": 8, "HID": 8, "NB": 1, "N4": 1, "N8": 2, "N16": 3, "L": 4, "T": 3, "NRB": 1},
@@ -26,7 +25,6 @@ SMALL: dict[str, dict[str, object]] = {
     "sere_maf_cifar": {"W": 8, "L": 3, "D": 10, "bins": 4, "splines": 2, "F": 2, "E": 8, "HK": 8, "K": 8, "HQ": 8,
                        "HR": 8, "R": 4, "HP": 8, "HB": 4, "C0": 4, "HG": 8, "G": 4, "HM": 8},
     "sere_nvae": {"L": 3, "C": 8, "Z": 2, "B": 4},
-    # the sizes of tests/zoo/test_attentive.py
     "attentive16": {"L": 4, "C": 8, "Z": 4, "K": 4, "NK": 4},
     "attentive15_omniglot": {"L": 3, "C": 4, "Z": 2, "K": 4, "NK": 2},
     "attentive15_mnist": {"L": 3, "C": 4, "Z": 2, "K": 4, "NK": 2},

@@ -15,13 +15,10 @@ from zoo.nn.attention import Attend, ReZero
 from zoo.registry import compile_spec
 
 from .naive_attention import naive_attend, naive_gelu_norm, naive_layer_norm
+from .small import SMALL as ZOO_SMALL
 
 # small overrides of the zoo's attentive models (the spatial sizes are the paper's)
-SMALL = {
-    "attentive16": dict(L=4, C=8, Z=4, K=4, NK=4),
-    "attentive15_omniglot": dict(L=3, C=4, Z=2, K=4, NK=2),
-    "attentive15_mnist": dict(L=3, C=4, Z=2, K=4, NK=2),
-}
+SMALL = {name: ZOO_SMALL[name] for name in ("attentive16", "attentive15_omniglot", "attentive15_mnist")}
 TOL = dict(atol=1e-5, rtol=1e-5)
 
 

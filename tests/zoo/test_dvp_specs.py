@@ -14,14 +14,9 @@ from zoo.active_units import active_units
 from zoo.breakdown import elbo_breakdown, mean_breakdown, official_log_likelihood
 from zoo.registry import compile_spec, create_model
 
-# Small sizes for tests (to be merged into tests/zoo/small.py's SMALL where that exists).
-DVP_SMALL = {
-    "dvp_mnist": dict(C=8, HID=8, NB=1, N7=1, L=2, T=3, NRB=1),
-    "dvp_omniglot": dict(C=8, HID=8, NB=1, N7=1, L=2, T=3, NRB=1),
-    "dvp_cifar": dict(C=8, HID=8, NB=1, N4=1, N8=2, N16=3, L=4, T=3, NRB=1),
-    "vampprior_mnist": dict(C=8, HID=8, NB=1, N7=1, L=2, K=5),
-    "dvp_nvae": dict(L=2, C=8, T=3),
-}
+from .small import SMALL
+
+DVP_SMALL = {name: SMALL[name] for name in ("dvp_mnist", "dvp_omniglot", "dvp_cifar", "vampprior_mnist", "dvp_nvae")}
 
 # The official counts (facts 2.9) include the 1x1 projection z_up of the last latent, whose output
 # the aggregated likelihood never reads; our specs do not build it (W * C + C parameters).

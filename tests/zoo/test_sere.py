@@ -22,17 +22,11 @@ from compiler.lower import lower
 from zoo.distributions import Normal
 from zoo.registry import compile_spec, create_model, spec_path
 
+from .small import SMALL
+
 SERE_SPECS = ["sere_mlp", "sere_mlp_top", "sere_resnet", "sere_maf_cifar", "sere_nvae"]
 
-# Small sizes for forward/backward tests (the shared tests/zoo/small.py should carry these).
-SERE_SMALL = {
-    "sere_mlp": {"L": 4, "H": 16, "F": 4, "B": 4, "HX": 16},
-    "sere_mlp_top": {"L": 4, "H": 16, "F": 4, "B": 4, "HX": 16},
-    "sere_resnet": {"L": 4, "H": 16, "F": 4, "FE": 2, "E": 8, "B": 4, "C": 4},
-    "sere_maf_cifar": {"W": 8, "L": 3, "D": 10, "bins": 4, "splines": 2, "F": 2, "E": 8, "HK": 8, "K": 8, "HQ": 8, "HR": 8, "R": 4,
-                       "HP": 8, "HB": 4, "C0": 4, "HG": 8, "G": 4, "HM": 8},
-    "sere_nvae": {"L": 3, "C": 8, "Z": 2, "B": 4},
-}
+SERE_SMALL = {name: SMALL[name] for name in SERE_SPECS}
 
 
 def _data(name: str, batch: int = 4) -> torch.Tensor:

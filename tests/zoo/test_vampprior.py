@@ -10,7 +10,9 @@ import torch
 from zoo.nn.mixtures import MixtureOfGaussians
 from zoo.registry import create_model
 
-SMALL = dict(C=8, HID=8, NB=1, N7=1, L=2, K=5)
+from .small import SMALL as ZOO_SMALL
+
+SMALL = ZOO_SMALL["vampprior_mnist"]
 
 
 def test_vamp_log_prob_is_the_mixture_of_encoder_posteriors():
