@@ -74,6 +74,9 @@ def test_build_emits_the_ir(capsys, tmp_path):
     assert ["z[4]", "z[5]"] in ir["generative_edges"]
     code, _, err = run(capsys, "build", "vae", "--no-lower", "--emit", str(tmp_path / "graph.txt"))
     assert code == 2 and ".yaml, .yml or .json" in err
+    # refused before compiling: a bad target is reported even for a spec that would not build
+    code, _, err = run(capsys, "build", "no_such_model", "--emit", str(tmp_path / "missing" / "graph.json"))
+    assert code == 2 and "does not exist" in err and "no_such_model" not in err
 
 
 @pytest.mark.parametrize("fixture,where", [

@@ -94,19 +94,32 @@ def _factorization(mg):
     return dsep.check_posterior_factorization(mg, inverse=False).to_dict()
 
 
-def _emit(mg, path: str) -> None:
-    from compiler.serialize import graph_to_dict
+EMIT_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _check_emit_path(path: str) -> None:
+    """Refuse a bad --emit target before any work is done."""
+    import os
+
     from zoo.errors import ZooError
 
+    if not path.endswith(EMIT_SUFFIXES):
+        raise ZooError(f"--emit writes .yaml, .yml or .json files, not '{path}'")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ZooError(f"--emit {path}: the folder {folder} does not exist")
+
+
+def _emit(mg, path: str) -> None:
+    from compiler.serialize import graph_to_dict
+
     data = graph_to_dict(mg)
-    if path.endswith((".yaml", ".yml")):
+    if path.endswith(".json"):
+        text = json.dumps(data, indent=2)
+    else:
         import yaml
 
         text = yaml.safe_dump(data, sort_keys=False, width=120)
-    elif path.endswith(".json"):
-        text = json.dumps(data, indent=2)
-    else:
-        raise ZooError(f"--emit writes .yaml, .yml or .json files, not '{path}'")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
 
@@ -114,6 +127,8 @@ def _emit(mg, path: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from zoo.registry import compile_spec
 
+    if args.emit:
+        _check_emit_path(args.emit)
     mg = compile_spec(args.spec, overrides_from(args))
     model = None
     if not args.no_lower:
