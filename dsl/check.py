@@ -350,9 +350,12 @@ class _Checker:
         for model, edges in (("generative", p_edges), ("inference", q_edges)):
             cycle = _find_cycle(edges)
             if cycle:
-                first = self.spec.variables.get(cycle[0])
-                self.error(first.span if first else None,
-                           f"the {model} model has a cycle: " + " -> ".join(cycle + [cycle[0]]), code="cycle")
+                # point at the statement of the edge that closes the cycle: the factor of cycle[0]
+                head = cycle[0]
+                kind = "posterior" if model == "inference" else "likelihood" if head in observed else "prior"
+                factor = self.deps.factor(kind, head)
+                where = factor.span if factor is not None else getattr(self.spec.variables.get(head), "span", None)
+                self.error(where, f"the {model} model has a cycle: " + " -> ".join(cycle + [cycle[0]]), code="cycle")
         # every latent reaches the data in p
         children: dict[str, set[str]] = {}
         for a, b in p_edges:
