@@ -165,8 +165,9 @@ def _short(names, limit=6) -> str:
 
 
 def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
-    """The text `zoo check` prints: the verdict, every violation with its location, witness and
-    repair, the assumptions, the comparison with the faithful minimal inverse, and warnings."""
+    """The text `zoo check` prints: the verdict, every unacknowledged violation with its location,
+    witness and repair, the assumptions with what they acknowledge (each acknowledged departure in
+    full with `verbose`), the comparison with the faithful minimal inverse, and warnings."""
     n, ack = len(report.violations), sum(1 for v in report.violations if v.acknowledged)
     if report.exact:
         head = "faithful: every posterior factor respects the exact posterior's factorization"
@@ -181,6 +182,8 @@ def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
             lines.append(f"  {st.location}: {st.statement}: {len(st.latents)} factor(s), {st.unfaithful} unfaithful "
                          f"({how})")
     for v in report.violations:
+        if v.acknowledged and not verbose:
+            continue  # summarised under its assumption below
         tag = "acknowledged" if v.acknowledged else "violation"
         lines.append(f"  {v.location}: {tag}: q({v.latent} | {', '.join(v.parents) or '-'}) leaves out "
                      f"{_short(v.missing)}")
@@ -194,6 +197,15 @@ def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
     for a in report.assumptions:
         state = f"acknowledges {len(a.acknowledges)} factor(s)" if a.used else "not needed"
         lines.append(f"  {a.location}: assumption `{a.text}`: {state}")
+        covered = [v for v in report.violations if v.acknowledged and a.location in v.acknowledged_by]
+        if covered and not verbose:
+            first = covered[0]
+            lines.append(f"      {'e.g. ' if len(covered) > 1 else ''}q({first.latent} | "
+                         f"{', '.join(first.parents) or '-'}) leaves out {_short(first.missing)}; "
+                         f"active path: {first.witness_text}")
+            if len(covered) > 1:
+                lines.append(f"      acknowledged: {_short(tuple(v.latent for v in covered))} "
+                             f"(-v lists each with its repair)")
     inv = report.inverse
     if inv is not None:
         order = "same order" if inv.same_order else "order " + _short(inv.order)

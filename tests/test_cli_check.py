@@ -23,7 +23,16 @@ def test_acknowledged_departures_exit_0(capsys):
     assert main(["check", "dlgm", spec("dvp")]) == 0
     out = capsys.readouterr().out
     assert "dlgm: faithful up to 9 acknowledged departure(s)" in out
-    assert "acknowledged by the assumption at" in out and "dlgm.hvae:34:1" in out
+    # summarised under the assumption: one example, the list of latents, no per-factor repairs
+    assert "dlgm.hvae:34:1: assumption `assume z[l in 2..L] independent of z[<l] given x`: acknowledges 9" in out
+    assert "e.g. q(z[2] | x) leaves out z[1]; active path: z[2] <- z[1]" in out
+    assert "acknowledged: z[2], z[3], z[4], z[5], ... (4 more), z[10]" in out
+    assert "repair:" not in out.split("\n\n")[0]  # the dlgm report
+    # -v lists every acknowledged factor with its repair and the assumption that covers it
+    assert main(["check", "dlgm", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("acknowledged by the assumption at") == 9 and "dlgm.hvae:34:1" in out
+    assert "repair: also condition on z[1], z[2]" in out
 
 
 def test_unacknowledged_violation_exits_1_and_prints_location_witness_and_repair(capsys):

@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print a JSON list with one object per spec (model, faithful, violations, "
                              "assumptions, suggested_parents, inverse, warnings)")
     parser.add_argument("--verbose", "-v", action="store_true",
-                        help="list every edge of the comparison with the faithful minimal inverse")
+                        help="also show how each statement was decided, every acknowledged departure with "
+                             "its repair, and every edge of the comparison with the faithful minimal inverse")
 
 
 def run(args: argparse.Namespace) -> int:
