@@ -33,7 +33,7 @@ def _encoder_shape(a: ShapeArgs):
 block("vdvae_encoder", Param("x", "feature"), Param("blocks", "int", 1, doc="residual blocks in sequence"),
       Param("hidden", "int", doc="bottleneck channels (num_ch * block_ch_mult)"), _act(),
       shape=_encoder_shape,
-      doc="`blocks` residual bottlenecks x + [act, 1x1, act, 3x3, act, 3x3, act, 1x1](x) at constant shape "
+      doc="`blocks` residual bottlenecks `x + [act, 1x1, act, 3x3, act, 3x3, act, 1x1](x)` at constant shape "
           "(the EncoderResBlock of VDVAE / DVP-VAE).")
 
 
@@ -50,7 +50,7 @@ block("decoder_res", Param("x", "feature"), Param("out", "int", doc="output chan
                                               "(VDVAE's stable init uses sqrt(1 / L))"),
       _act(),
       shape=_decoder_shape, out_param="out",
-      doc="skip(x) + [1x1, act, 3x3, act, 3x3, act, 1x1](x); skip is the identity or a 1x1 convolution when "
+      doc="`skip(x) + [1x1, act, 3x3, act, 3x3, act, 1x1](x)`; skip is the identity or a 1x1 convolution when "
           "the channel count changes (the '2x3' DecoderResBlock of DVP-VAE).")
 
 
