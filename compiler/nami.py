@@ -80,31 +80,21 @@ def random_sources(problem: Problem) -> dict:
     memo: dict = {}
     graph, det = problem.graph, problem.deterministic
     for d in nx.topological_sort(graph.subgraph(det)):
-        out = set()
-        for p in graph.pred[d]:
-            if p in det:
-                out |= memo[p]
-            else:
-                out.add(p)
-        memo[d] = frozenset(out)
+        memo[d] = frozenset(_random_parents(problem, d, memo))
     return memo
+
+
+def _random_parents(problem: Problem, node: str, sources: dict) -> set:
+    """`node`'s parents, each deterministic one replaced by the random variables it is a function of."""
+    out: set = set()
+    for p in problem.graph.pred[node]:
+        out |= sources[p] if p in problem.deterministic else {p}
+    return out
 
 
 def _projection(problem: Problem, sources: dict) -> dict:
     """Random parents of every random node, with deterministic nodes projected out."""
-    graph, det = problem.graph, problem.deterministic
-    out = {}
-    for r in graph.nodes:
-        if r in det:
-            continue
-        parents = set()
-        for p in graph.pred[r]:
-            if p in det:
-                parents |= sources[p]
-            else:
-                parents.add(p)
-        out[r] = parents
-    return out
+    return {r: _random_parents(problem, r, sources) for r in problem.graph.nodes if r not in problem.deterministic}
 
 
 def faithful_inverse(problem: Problem) -> Inverse:

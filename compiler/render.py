@@ -160,9 +160,10 @@ def _pgm(mg, report, legend: bool) -> str:
     skip = {e for e in _transitive(gen) | (_transitive(inf) - gen) if _skips(*e) and not set(e) & problem.observed}
     for a, b in sorted(gen | inf, key=lambda e: (_natural(e[0]), _natural(e[1]))):
         both = (a, b) in gen and (a, b) in inf
+        shared = (a, b) in gen and b in det and mg.models_of(b) >= {"p", "q"}  # into a layer p and q compute
         if (a, b) in gen:
             kw = {"color": f"{STYLE['generative']}:{STYLE['inference']}" if both else STYLE["generative"]}
-            if b in det and mg.models_of(b) >= {"p", "q"}:
+            if shared:
                 kw.update(color=STYLE["shared"], penwidth="1.4")
         else:
             kw = {"style": "dashed", "color": STYLE["inference"], "constraint": "false"}
@@ -176,8 +177,10 @@ def _pgm(mg, report, legend: bool) -> str:
             kw.setdefault("weight", "3" if _index(a) is not None and _index(b) is not None else None)
         kw["tooltip"] = {(True, True): "p and q", (True, False): "p", (False, True): "q"}[
             ((a, b) in gen, (a, b) in inf)]
-        shared = kw.get("color") == STYLE["shared"]
-        drawn.add("skip" if (a, b) in skip and (a, b) not in hot else "shared" if shared else kw["tooltip"])
+        if (a, b) in hot:
+            drawn.add(kw["tooltip"])
+        else:
+            drawn.add("skip" if (a, b) in skip else "shared" if shared else kw["tooltip"])
         lines.append(f"  {quote(a)} -> {quote(b)}{attrs(**kw)};")
     for o in sorted(problem.observed, key=_natural):  # hang the data under the deepest layer it touches
         near = [n for n in set(graph.pred[o]) | set(graph.succ[o]) if _index(n) is not None]

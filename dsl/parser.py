@@ -155,14 +155,13 @@ def _merge_headers(statements: list[ast.Statement], root: str) -> tuple[ast.Stat
     """Keep one header statement of each kind: the importing file's own (wherever it stands
     relative to its imports), else the last one imported."""
     header_types = (ast.ModelDecl, ast.PaperDecl, ast.DatasetDecl)
-    keep = {}
+    keep = {}  # kind -> (from the importing file, position) of the best one so far
     for i, s in enumerate(statements):
         if isinstance(s, header_types):
-            current = keep.get(type(s))
-            if current is None or statements[current].span.path != root or s.span.path == root:
-                keep[type(s)] = i
+            rank = (s.span.path == root, i)
+            keep[type(s)] = max(keep.get(type(s), rank), rank)
     return tuple(s for i, s in enumerate(statements)
-                 if not isinstance(s, header_types) or keep[type(s)] == i)
+                 if not isinstance(s, header_types) or keep[type(s)][1] == i)
 
 
 # -- syntax error messages ----------------------------------------------------------------------

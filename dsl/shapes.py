@@ -45,10 +45,8 @@ class ShapeMixin:
                                       f"{shape[0]}", code="group-width")
                 self._failed.add(name)
                 return None
-            start = 0
             for g, w in feat.groups:
                 self.shapes[f"{name}.{g}"] = (w,) + tuple(shape[1:])
-                start += w
         self.shapes[name] = shape
         return shape
 
