@@ -103,3 +103,5 @@ def test_checking_a_fragment_explains_what_it_is(capsys, tmp_path):
     fragment.write_text("latent z : [2] ~ normal\n")
     assert main(["check", str(fragment)]) == 2
     assert "is a fragment (its name starts with '_')" in capsys.readouterr().err
+    assert main(["build", str(fragment)]) == 2  # every command that compiles a spec says it
+    assert "is a fragment (its name starts with '_')" in capsys.readouterr().err

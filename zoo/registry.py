@@ -101,10 +101,22 @@ def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = Non
         overrides: constant values (``{"L": 8}``), as ``--set L=8`` does.
 
     Raises:
-        ZooError: the spec cannot be found.
+        ZooError: the spec cannot be found, or it is an invalid fragment (`_name.hvae`, made to be
+            imported), which the message says.
         SpecError: the spec is invalid (every error is listed).
     """
-    spec = dsl.load_spec(spec_path(name_or_path))
+    path = spec_path(name_or_path)
+    try:
+        return _compile(path, overrides)
+    except dsl.SpecError as err:
+        if not is_fragment(path):
+            raise
+        raise ZooError(f"{err}\nnote: {path} is a fragment (its name starts with '_'): other specs import it; "
+                       f"use those instead (`zoo check DIR` skips fragments)") from err
+
+
+def _compile(path: str, overrides: Optional[Mapping[str, Any]]) -> ModelGraph:
+    spec = dsl.load_spec(path)
     concrete, shapes, warnings = dsl.checked(spec, overrides)
     mg = build_graph(concrete, shapes, warnings)
     from compiler.validate import validate_graph

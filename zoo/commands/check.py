@@ -38,7 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dsl.errors import SpecError
     from zoo.errors import ZooError
-    from zoo.registry import is_fragment
 
     overrides = overrides_from(args)
     status, results = 0, []
@@ -49,13 +48,9 @@ def run(args: argparse.Namespace) -> int:
             if args.debug:
                 raise
             status = 2
-            message = str(err)
-            if is_fragment(spec):
-                message += (f"\nnote: {spec} is a fragment (its name starts with '_'): other specs import it; "
-                            f"check those instead, or check the directory to skip fragments")
-            results.append({"model": spec, "error": message})
+            results.append({"model": spec, "error": str(err)})
             if not args.json:
-                print(message, file=sys.stderr)
+                print(str(err), file=sys.stderr)
             continue
         if not report.faithful:
             status = max(status, 1)
