@@ -9,7 +9,7 @@ Two generated families, each at L = 8, 16, 32, 64 and 128 stochastic layers:
 
 Stages, each the median of a few runs: parse + load (`dsl.load_spec` of the file), elaborate +
 check (`dsl.checked`), build the graph (`compiler.build_graph`), validate (`validate_graph`), and
-lowering to PyTorch (`compiler.lower.lower`, which allocates the weights). The target is parse +
+lowering to PyTorch (`zoo.lower.lower`, which allocates the weights). The target is parse +
 compile (everything through `build_graph`) under 1 s at L = 64.
 
 Usage:
@@ -93,7 +93,7 @@ def measure(path: str, repeats: int, lower: bool) -> dict[str, float]:
     out["compile"] = out["parse+load"] + out["elaborate+check"] + out["build_graph"]
     out["nodes"], out["edges"] = mg.graph.number_of_nodes(), mg.graph.number_of_edges()
     if lower:
-        from compiler.lower import lower as lower_graph
+        from zoo.lower import lower as lower_graph
 
         out["lower"], model = _median_time(lambda: lower_graph(mg), max(1, repeats // 2))
         out["parameters"] = model.num_parameters()
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if not args.no_lower:
-        import compiler.lower  # noqa: F401  (import torch once, outside the timings)
+        import zoo.lower  # noqa: F401  (import torch once, outside the timings)
         import zoo.nn  # noqa: F401
 
     header = "| spec | L | nodes | edges | parse+load | elaborate+check | build_graph | compile total | validate |"

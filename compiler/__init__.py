@@ -1,5 +1,5 @@
-"""The middle of the pipeline: the ModelGraph IR, its checks, plans, and lowering to PyTorch.
+"""The middle of the pipeline: the ModelGraph IR, its checks, plans and diagrams.
 
-`compiler.graph`, `compiler.plan`, `compiler.validate`, `compiler.dsep` and `compiler.render`
-import networkx but not torch; only `compiler.lower` imports torch.
+Every module here imports networkx but neither torch nor `zoo`; lowering the IR to PyTorch is the
+runtime's job (`zoo.lower`), so `zoo check` and `zoo render` never load torch.
 """

@@ -107,7 +107,7 @@ def rebuild_model(ckpt: dict, *, weights: str = "model"):
         ZooError: the spec no longer compiles with this version of the zoo, or the weights do not
             fit the model it builds.
     """
-    from compiler.lower import lower
+    from zoo.lower import lower
     from dsl.errors import SpecError
 
     from .registry import compile_spec

@@ -145,6 +145,6 @@ def create_model(name_or_path: str, **overrides: Any):
         >>> model.num_parameters() > 0
         True
     """
-    from compiler.lower import lower
+    from zoo.lower import lower
 
     return lower(compile_spec(name_or_path, overrides))

@@ -140,7 +140,7 @@ def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, da
         ZooError, SpecError: the spec, recipe, data or output folder is unusable.
     """
     import torch
-    from compiler.lower import lower
+    from zoo.lower import lower
 
     from .recipes import recipe_path_for, resolve_train_config
     from .registry import compile_spec, spec_path

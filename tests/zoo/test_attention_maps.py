@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from compiler.lower import lower
+from zoo.lower import lower
 from zoo.attention_maps import attention_maps, plot_depthwise, plot_spatial, record_attention
 from zoo.registry import compile_spec
 

@@ -60,7 +60,7 @@ def ddp_run(tmp_path_factory):
 
 def _reference(world: int):
     """The updates of a `world`-process run, computed in one process by summing the ranks' halves."""
-    from compiler.lower import lower
+    from zoo.lower import lower
     from zoo.config import TrainConfig
     from zoo.data import load_dataset, make_loader
     from zoo.distributed import step_seed

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from compiler.lower import lower
+from zoo.lower import lower
 from zoo.registry import compile_spec
 
 

@@ -9,7 +9,7 @@ import networkx as nx
 import pytest
 import torch
 
-from compiler.lower import lower
+from zoo.lower import lower
 from zoo.active_units import active_units
 from zoo.breakdown import elbo_breakdown, mean_breakdown, official_log_likelihood
 from zoo.registry import compile_spec, create_model

@@ -14,7 +14,7 @@ import functools
 import pytest
 import torch
 
-from compiler.lower import lower
+from zoo.lower import lower
 from zoo.registry import compile_spec, list_models
 
 from .small import SMALL

@@ -18,7 +18,7 @@ import yaml
 
 import dsl
 from compiler.graph import build_graph
-from compiler.lower import lower
+from zoo.lower import lower
 from zoo.distributions import Normal
 from zoo.registry import compile_spec, create_model, spec_path
 

@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     mg = compile_spec(args.spec, overrides_from(args))
     model = None
     if not args.no_lower:
-        from compiler.lower import lower
+        from zoo.lower import lower
 
         model = lower(mg)
     if args.emit:

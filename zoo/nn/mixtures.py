@@ -124,7 +124,7 @@ class VampPrior(nn.Module):
     def forward(self, *, batch: int) -> DiagonalMixture:
         model = self.__dict__["_model"]
         if model is None:
-            raise RuntimeError("vamp is not bound to a model; build it with compiler.lower")
+            raise RuntimeError("vamp is not bound to a model; build it with zoo.lower")
         q = model.evaluate(self.encoder, {self.data: self.pseudo_inputs()})
         if not isinstance(q, Normal):
             raise TypeError(f"vamp: {self.encoder} must be a diagonal Gaussian, got {type(q).__name__}")

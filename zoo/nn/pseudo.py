@@ -184,7 +184,7 @@ class PseudoInverse(nn.Module):
     def forward(self, u):
         transform = self.__dict__["_transform"]
         if transform is None:
-            raise RuntimeError("pseudo_inverse is not bound to a model; build it with compiler.lower")
+            raise RuntimeError("pseudo_inverse is not bound to a model; build it with zoo.lower")
         return transform.pseudo_inverse(u)  # (B, C, H, W)
 
     def extra_repr(self) -> str:

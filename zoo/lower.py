@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from .graph import FunctionRef, ModelGraph, OpInfo, VarInfo
+from compiler.graph import FunctionRef, ModelGraph, OpInfo, VarInfo
 
 __all__ = ["lower", "build_op", "Alias"]
 
