@@ -35,6 +35,8 @@ from dsl.errors import Diagnostic
 from dsl.values import (Apply, Combine, ConcreteSpec, Const, Dist, FactorRefValue, ListValue, NodeRef, Origin,
                         Symbol, Value)
 
+from .plan import plans
+
 __all__ = ["VarInfo", "OpInfo", "FunctionRef", "ModelGraph", "build_graph", "Input"]
 
 Input = Union[str, tuple]  # a node id, or a tuple of node ids for a list argument
@@ -216,8 +218,6 @@ def build_graph(spec: ConcreteSpec, shapes: ShapeTable, warnings=()) -> ModelGra
     """
     builder = _Builder(spec, shapes)
     builder.build()
-    from .plan import plans  # local import: plan depends on this module's types
-
     g = builder.g
     infer, generate, order = plans(g, spec)
     nx.freeze(g)

@@ -21,14 +21,16 @@ __all__ = ["plans"]
 
 
 def plans(g: nx.DiGraph, spec: ConcreteSpec) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Return ``(infer_plan, generate_plan, latent_order)`` for a built (unfrozen) graph."""
-    from .graph import VarInfo
+    """Return ``(infer_plan, generate_plan, latent_order)`` for a built (unfrozen) graph.
 
+    Nodes are told apart by their records' ``is_random`` (variables) rather than by importing
+    :mod:`compiler.graph`'s classes, which import this module.
+    """
     rank = {n: i for i, n in enumerate(g.nodes)}
     infer = _order(g, rank, exclude_sample="p", mode="inference", spec=spec)
-    keep = {n for n, d in g.nodes(data=True) if "p" in d["models"] or isinstance(d["info"], VarInfo)}
+    keep = {n for n, d in g.nodes(data=True) if "p" in d["models"] or d["info"].is_random}
     generate = _order(g, rank, exclude_sample="q", mode="generative", spec=spec, keep=keep)
-    latent_order = tuple(n for n in infer if isinstance(g.nodes[n]["info"], VarInfo)
+    latent_order = tuple(n for n in infer if g.nodes[n]["info"].is_random
                          and g.nodes[n]["info"].kind != "observed")
     return infer, generate, latent_order
 

@@ -19,69 +19,19 @@ are used when the checkpoint has them (``use_ema``). Batch norm runs in eval mod
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
 
 from .config import EvalConfig
+from .data_pass import elbo_pass, eval_batches, seeded
 from .objectives import bits_per_dim, data_dims
 
 __all__ = ["evaluate_model", "elbo_pass", "eval_batches", "BINARY_ENCODINGS", "seeded"]
 
 BINARY_ENCODINGS = ("binarize", "binary")
-
-
-def eval_batches(data, batch_size: int, *, seed: int, limit: Optional[int] = None) -> Iterator[torch.Tensor]:
-    """Model input for the first ``limit`` images (all by default), in file order, binarized once
-    with noise fixed by (seed, batch index)."""
-    from .data import make_loader
-    from .train import model_input
-
-    loader = make_loader(data, batch_size, shuffle=False, seed=seed, drop_last=False)
-    loader.set_epoch(0)
-    seen = 0
-    for index, batch in loader.indexed():
-        if limit is not None:
-            if seen >= limit:
-                return
-            batch = batch[: limit - seen]
-        seen += batch.shape[0]
-        yield model_input(batch, data.encoding, seed=seed, epoch=0, index=index, stream="eval")
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device):
-    """Seed torch for a block, restoring the caller's RNG state afterwards."""
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-@torch.no_grad()
-def elbo_pass(model, data, *, batch_size: int, seed: int = 0, device=None, limit: Optional[int] = None,
-              analytic_kl: bool = True) -> dict:
-    """The mean single-sample negative ELBO, reconstruction and KL terms over ``data`` (nats).
-
-    Leaves the model in eval mode; the caller's RNG state is not touched.
-    """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.eval()
-    n, sums = 0, {"recon": 0.0, "kl": {}}
-    with seeded(seed, device):
-        for x in eval_batches(data, batch_size, seed=seed, limit=limit):
-            terms = model(x.to(device), analytic_kl=analytic_kl)
-            n += x.shape[0]
-            sums["recon"] += (-terms.log_px).double().sum().item()
-            for z, value in terms.kl.items():
-                sums["kl"][z] = sums["kl"].get(z, 0.0) + value.double().sum().item()
-    per_layer = {z: v / n for z, v in sums["kl"].items()}
-    recon = sums["recon"] / n
-    kl = sum(per_layer.values())
-    return {"nelbo": recon + kl, "recon": recon, "kl": kl, "kl_per_layer": per_layer, "examples": n}
 
 
 def _posterior_mean(terms, z: str) -> Optional[torch.Tensor]:

@@ -34,6 +34,7 @@ from torch import nn
 
 from .checkpoint import CHECKPOINT_NAME, capture_rng, restore_rng, save_checkpoint
 from .config import OptimizerConfig, TrainConfig
+from .data_pass import elbo_pass, model_input
 from .distributed import DistContext, all_reduce_mean, any_rank, seed_torch, single_process, step_seed
 from .ema import EMA
 from .errors import ZooError
@@ -88,17 +89,6 @@ def build_optimizer(model: nn.Module, cfg: OptimizerConfig) -> torch.optim.Optim
 def steps_per_epoch(n_images: int, batch_size: int, world_size: int = 1) -> int:
     """Updates per epoch: whole global batches of ``batch_size x world_size`` (the rest is dropped)."""
     return n_images // (batch_size * world_size)
-
-
-def model_input(batch: torch.Tensor, encoding: str, *, seed: int, epoch: int, index: int,
-                augment_ops=(), stream: str = "train") -> torch.Tensor:
-    """A ``uint8`` batch -> model input, with flips and binarization drawn from generators of
-    (seed, epoch, batch index), so the draw is the same in a resumed run."""
-    from .data import augment, batch_generator, to_model_input
-
-    if augment_ops:
-        batch = augment(batch, tuple(augment_ops), batch_generator(seed, epoch, index, stream=f"{stream}/augment"))
-    return to_model_input(batch, encoding, batch_generator(seed, epoch, index, stream=f"{stream}/binarize"))
 
 
 class _StopRequest:
@@ -332,8 +322,6 @@ def _validate(model, ema, valid, cfg: TrainConfig, ctx: DistContext, log: RunLog
     """Single-sample negative ELBO on the validation data (EMA weights when kept), rank 0 only."""
     if not ctx.is_main:
         return
-    from .evaluate import elbo_pass
-
     with (ema.applied(model) if ema is not None else contextlib.nullcontext()):
         result = elbo_pass(model, valid, batch_size=cfg.eval_batch_size, seed=cfg.seed, device=ctx.device)
     model.train()
