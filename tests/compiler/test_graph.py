@@ -71,6 +71,25 @@ def test_graphs_are_frozen(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_derived_graphs_are_the_subgraphs_of_the_ir(name):
+    """The PGMs and the dataflow graph, built once as plain graphs, hold exactly what a filtered
+    view of the IR shows: the PGM nodes, and the edges of each model or along which data flows."""
+    mg = graph(name)
+    g = mg.graph
+
+    def pgm_node(n):
+        return isinstance(g.nodes[n]["info"], VarInfo) or g.nodes[n].get("pgm_feature", False)
+
+    for derived, model in ((mg.generative, "p"), (mg.inference, "q")):
+        view = nx.subgraph_view(g, filter_node=pgm_node, filter_edge=lambda a, b: model in g.edges[a, b]["pgm"])
+        assert list(derived.nodes) == list(view.nodes)
+        assert list(derived.edges) == list(view.edges)
+    view = nx.subgraph_view(g, filter_edge=lambda a, b: g.edges[a, b]["data"])
+    assert list(mg.dataflow.edges(data=True)) == list(view.edges(data=True))
+    assert mg.generative is mg.generative  # built once
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_the_ir_is_valid(name):
     mg = graph(name)
     assert validate_graph(mg) == []

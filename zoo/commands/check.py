@@ -69,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(spec: str, overrides):
     from compiler.dsep import check_posterior_factorization
-    from zoo.registry import compile_spec
+    from zoo.registry import compile_spec, gc_paused
 
-    return check_posterior_factorization(compile_spec(spec, overrides))
+    with gc_paused():  # the check, too, allocates in proportion to the graph
+        return check_posterior_factorization(compile_spec(spec, overrides))
 
 
 def _text(report, verbose: bool) -> str:
