@@ -63,6 +63,7 @@ class Dependencies:
         self._factors = {f.id: f for f in spec.factors}
         self._sources_cache: dict[str, frozenset[str]] = {}
         self._vars_cache: dict[str, frozenset[str]] = {}
+        self._ancestors_cache: dict[str, frozenset[str]] = {}
 
     # -- basic reads ------------------------------------------------------------------------
     def reads(self, node_or_factor: str) -> list[Value]:
@@ -74,12 +75,9 @@ class Dependencies:
 
     def read_nodes(self, node_or_factor: str) -> list[str]:
         """Node and factor ids read directly (NodeRefs by node, factor refs by factor id)."""
-        out = []
-        for r in self.reads(node_or_factor):
-            key = r.node if isinstance(r, NodeRef) else r.factor_id
-            if key not in out:
-                out.append(key)
-        return out
+        # a dict keeps the first occurrence of each key in order, in linear time
+        return list(dict.fromkeys(r.node if isinstance(r, NodeRef) else r.factor_id
+                                  for r in self.reads(node_or_factor)))
 
     # -- data dependence -----------------------------------------------------------------------
     def variable_ancestors(self, item: str) -> frozenset[str]:
@@ -159,16 +157,33 @@ class Dependencies:
         return frozenset(out)
 
     def pgm_ancestors(self, node: str) -> frozenset[str]:
-        """Variables and PGM features upstream of a PGM feature (for 'declared but unused')."""
-        out: set[str] = set()
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            for s in self.sources(n) if n in self.pgm_features else ():
-                if s not in out:
-                    out.add(s)
-                    stack.append(s)
-        return frozenset(out)
+        """Variables and PGM features upstream of a PGM feature (for 'declared but unused').
+
+        Memoised, like :meth:`sources`: a factor that reads every layer of a chain of PGM
+        features (a decoder on every bijector output) would otherwise walk the chain once per
+        layer. Computed children-first with an explicit stack, since chains are as long as the
+        hierarchy is deep.
+        """
+        cache = self._ancestors_cache
+        stack, open_ = [node], set()  # open_: on the stack with sources pending (cuts cycles,
+        while stack:                  # which the checker reports)
+            n = stack[-1]
+            if n in cache:
+                stack.pop()
+                continue
+            sources = self.sources(n) if n in self.pgm_features else frozenset()
+            pending = [s for s in sources if s not in cache and s not in open_]
+            if pending and n not in open_:
+                open_.add(n)
+                stack.extend(pending)
+                continue
+            out = set(sources)
+            for s in sources:
+                out |= cache.get(s, frozenset())
+            cache[n] = frozenset(out)
+            open_.discard(n)
+            stack.pop()
+        return cache[node]
 
     def factor(self, kind: str, target: str) -> Optional[Factor]:
         return self._factors.get(f"{kind}({target})")

@@ -366,13 +366,11 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                 continue  # its declaration failed and was reported
             parents, spans = None, ()
             if s.parents is not None:
-                parents, spans = [], []
+                first_span: dict[str, ast.Span] = {}  # parent -> the span naming it first, in order
                 for ref in s.parents:
                     for p in self._parent_nodes(ref, env):
-                        if p not in parents:
-                            parents.append(p)
-                            spans.append(ref.span)
-                parents, spans = tuple(parents), tuple(spans)
+                        first_span.setdefault(p, ref.span)
+                parents, spans = tuple(first_span), tuple(first_span.values())
             value = self._factor_value(s.value, env, variable)
             if isinstance(value, Invalid):
                 continue
