@@ -376,14 +376,26 @@ class _Builder:
 
     # -- PGM ---------------------------------------------------------------------------------
     def _pgm(self):
+        """Mark the PGM edges: collected first, then merged into the dataflow edges they share
+        and added at once (a spec whose priors read every earlier layer has L^2 / 2 of them)."""
+        pgm: dict[tuple[str, str], set[str]] = {}
         for feat in self.deps.pgm_features:
             self.g.nodes[feat]["pgm_feature"] = True
             for s in self.deps.sources(feat):
-                self._edge(s, feat, pgm={"p", "q"})
+                pgm.setdefault((s, feat), set()).update(("p", "q"))
         for f in self.spec.factors:
             model = "q" if f.kind == "posterior" else "p"
             for s in self.deps.sources(f.id):
-                self._edge(s, f.target, pgm={model})
+                pgm.setdefault((s, f.target), set()).add(model)
+        new = []
+        for (a, b), models in pgm.items():
+            data = self.g.get_edge_data(a, b)
+            if data is not None:
+                data["pgm"] = data["pgm"] | models
+            else:
+                new.append((a, b, {"data": False, "pgm": frozenset(models), "role": "input",
+                                   "sample_model": None, "models": frozenset()}))
+        self.g.add_edges_from(new)
 
 
 def _flatten(inp: Input):

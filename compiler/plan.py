@@ -27,22 +27,24 @@ def plans(g: nx.DiGraph, spec: ConcreteSpec) -> tuple[tuple[str, ...], tuple[str
     :mod:`compiler.graph`'s classes, which import this module.
     """
     rank = {n: i for i, n in enumerate(g.nodes)}
-    infer = _order(g, rank, exclude_sample="p", mode="inference", spec=spec)
+    data_edges = [(a, b, d["sample_model"]) for a, b, d in g.edges(data=True) if d["data"]]
+    infer = _order(g, data_edges, rank, exclude_sample="p", mode="inference", spec=spec)
     keep = {n for n, d in g.nodes(data=True) if "p" in d["models"] or d["info"].is_random}
-    generate = _order(g, rank, exclude_sample="q", mode="generative", spec=spec, keep=keep)
+    generate = _order(g, data_edges, rank, exclude_sample="q", mode="generative", spec=spec, keep=keep)
     latent_order = tuple(n for n in infer if g.nodes[n]["info"].is_random
                          and g.nodes[n]["info"].kind != "observed")
     return infer, generate, latent_order
 
 
-def _order(g, rank, *, exclude_sample: str, mode: str, spec: ConcreteSpec, keep=None) -> tuple[str, ...]:
+def _order(g, data_edges, rank, *, exclude_sample: str, mode: str, spec: ConcreteSpec,
+           keep=None) -> tuple[str, ...]:
     # a plain graph of the edges that order this pass (not a filtered view: the sort queries
     # in-degrees repeatedly, and through a view's filters that dominated build time for deep
     # hierarchies)
     view = nx.DiGraph()
     view.add_nodes_from(n for n in g if keep is None or n in keep)
-    view.add_edges_from((a, b) for a, b, d in g.edges(data=True)
-                        if d["data"] and d["sample_model"] != exclude_sample and a in view and b in view)
+    view.add_edges_from((a, b) for a, b, sample_model in data_edges
+                        if sample_model != exclude_sample and a in view and b in view)
     try:
         return tuple(nx.lexicographical_topological_sort(view, key=rank.__getitem__))
     except nx.NetworkXUnfeasible:

@@ -161,7 +161,8 @@ class _Checker(ShapeMixin):
                                hint="add them after '|', or change the expression", code="undeclared-parent")
             used = set(sources)
             for s in sources:
-                used |= self.deps.pgm_ancestors(s)
+                if s in self.deps.pgm_features:  # a variable has no PGM ancestors to add
+                    used |= self.deps.pgm_ancestors(s)
             for p, span in zip(declared, f.parent_spans):
                 cover = {p} if p in self.spec.variables or p in self.deps.pgm_features else self.deps.covered([p])
                 if not (cover & used):
