@@ -11,12 +11,14 @@ import gc
 import os
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import dsl
-from compiler.graph import ModelGraph, build_graph
 
 from .errors import ZooError
+
+if TYPE_CHECKING:  # networkx is imported by compile_spec, not by `zoo list`
+    from compiler.graph import ModelGraph
 
 __all__ = ["ModelEntry", "list_models", "spec_path", "compile_spec", "create_model", "gc_paused", "SPEC_SUFFIX"]
 
@@ -138,10 +140,12 @@ def gc_paused():
 
 
 def _compile(path: str, overrides: Optional[Mapping[str, Any]]) -> ModelGraph:
+    from compiler.graph import build_graph
+    from compiler.validate import validate_graph
+
     spec = dsl.load_spec(path)
     concrete, shapes, warnings = dsl.checked(spec, overrides)
     mg = build_graph(concrete, shapes, warnings)
-    from compiler.validate import validate_graph
 
     problems = [d for d in validate_graph(mg) if d.is_error]
     if problems:
