@@ -147,14 +147,27 @@ class Dependencies:
                 out.add(d)
             elif d in self.spec.features:
                 out |= self.sources(d) if self.is_evidence(d) else {d} | self.sources(d)
-        changed = True
-        while changed:
-            changed = False
-            for f in self.pgm_features:
-                if f not in out and self.pgm_inputs(f) and self.pgm_inputs(f) <= out:
+        # the least fixpoint of "a PGM feature whose inputs are all in `out` joins it", by counting
+        # each feature's inputs still missing: linear, where re-scanning every feature until
+        # nothing changed took one pass per link of a chain of bijector outputs
+        missing: dict[str, int] = {}
+        stack = list(out)
+        while stack:
+            for f in self._pgm_consumers.get(stack.pop(), ()):
+                missing[f] = missing.get(f, len(self.pgm_inputs(f))) - 1
+                if not missing[f] and f not in out:
                     out.add(f)
-                    changed = True
+                    stack.append(f)
         return frozenset(out)
+
+    @cached_property
+    def _pgm_consumers(self) -> dict[str, list[str]]:
+        """Node -> the PGM features that have it among their inputs."""
+        consumers: dict[str, list[str]] = {}
+        for f in self.pgm_features:
+            for s in self.pgm_inputs(f):
+                consumers.setdefault(s, []).append(f)
+        return consumers
 
     def pgm_ancestors(self, node: str) -> frozenset[str]:
         """Variables and PGM features upstream of a PGM feature (for 'declared but unused').
