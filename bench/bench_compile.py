@@ -174,7 +174,7 @@ def run_command(argv: list[str], runs: int, timeout: float) -> dict[str, float]:
 def _ms(seconds) -> str:
     if seconds is None:
         return "timeout"
-    return f"{seconds * 1e3:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+    return f"{seconds * 1e3:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def main(argv=None) -> int:
