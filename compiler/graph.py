@@ -267,8 +267,7 @@ class _Builder:
             e["data"] = e["data"] or data
             e["pgm"] = e["pgm"] | (pgm or frozenset())
             return
-        self.g.add_edge(a, b, data=data, pgm=frozenset(pgm or ()), role=role, sample_model=sample_model,
-                        models=frozenset())
+        self.g.add_edge(a, b, **_edge_facts(data, pgm, role, sample_model))
 
     def _ref(self, ref: NodeRef) -> str:
         if ref.group is None:
@@ -393,9 +392,14 @@ class _Builder:
             if data is not None:
                 data["pgm"] = data["pgm"] | models
             else:
-                new.append((a, b, {"data": False, "pgm": frozenset(models), "role": "input",
-                                   "sample_model": None, "models": frozenset()}))
+                new.append((a, b, _edge_facts(pgm=models)))
         self.g.add_edges_from(new)
+
+
+def _edge_facts(data=False, pgm=None, role="input", sample_model=None) -> dict[str, Any]:
+    """The attributes of a new edge (``models`` is filled in by :meth:`_Builder._mark_models`)."""
+    return {"data": data, "pgm": frozenset(pgm or ()), "role": role, "sample_model": sample_model,
+            "models": frozenset()}
 
 
 def _flatten(inp: Input):
