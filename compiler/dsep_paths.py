@@ -16,7 +16,7 @@ graphs without building a spec.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 import networkx as nx
 
@@ -26,42 +26,56 @@ __all__ = ["closure", "ancestors_of", "active_reach", "witness_path", "is_active
 SINK = "\x00sink"  # the auxiliary node of minimal_repair; no spec name can contain a NUL
 
 
-def closure(graph: nx.DiGraph, given: Iterable[str], deterministic: frozenset) -> frozenset:
+def closure(graph: nx.DiGraph, given: Iterable[str], deterministic: frozenset,
+            inverses: Optional[Mapping] = None) -> frozenset:
     """The conditioning set closed under functional determination.
 
-    A deterministic node belongs to the closure when all of its parents do (a node with no parents
-    is a constant and always does). Random nodes enter only through `given`.
+    Forward rule: a deterministic node belongs to the closure when all of its parents do (a node
+    with no parents is a constant and always does). Backward rule: a deterministic node d with an
+    inverse rule (n, R) -- d's block is invertible in the argument n once R is known -- puts n in
+    the closure when d and R are in it. Both are iterated to a fixed point; random nodes enter only
+    through `given` or the backward rule (docs/factorization.md, "Invertible features", proves the
+    closure sound).
 
     Args:
         graph: the generative DAG.
         given: the observed and conditioned nodes.
         deterministic: the deterministic nodes of `graph`.
+        inverses: the backward rules, d -> ((n, R), ...) (:attr:`compiler.dsep_problem.Problem.inverses`).
 
     Returns:
-        `given` plus every deterministic node it determines.
+        `given` plus every node it determines.
     """
-    given = set(given)
-    out = set(given)
-    waiting = {}  # deterministic node -> number of its parents not yet in the closure
-    queue: deque = deque()  # nodes added to the closure whose children are still to be told
+    out: set = set()
+    queue: deque = deque()  # nodes added to the closure whose consequences are still to be drawn
+    waiting = {d: len(graph.pred[d]) for d in deterministic}  # parents not yet in the closure
+
+    def add(n):
+        if n not in out:
+            out.add(n)
+            waiting.pop(n, None)
+            queue.append(n)
+
+    watch: dict = {}  # node -> the backward rules it takes part in
+    for d, rules in (inverses or {}).items():
+        for rule in rules:
+            for m in (d, *rule[1]):
+                watch.setdefault(m, []).append((d, rule))
+    for n in given:
+        add(n)
     for d in deterministic:
-        if d in given:
-            continue
-        missing = sum(1 for p in graph.pred[d] if p not in given)
-        if missing == 0:
-            out.add(d)
-            queue.append(d)
-        else:
-            waiting[d] = missing
+        if waiting.get(d) == 0:
+            add(d)
     while queue:
         n = queue.popleft()
         for c in graph.succ[n]:
             if c in waiting:
                 waiting[c] -= 1
                 if waiting[c] == 0:
-                    del waiting[c]
-                    out.add(c)
-                    queue.append(c)
+                    add(c)
+        for d, (m, need) in watch.get(n, ()):
+            if m not in out and d in out and need <= out:
+                add(m)
     return frozenset(out)
 
 
@@ -206,7 +220,7 @@ def is_separated(graph: nx.DiGraph, source: str, others: Iterable[str], given: f
 
 
 def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given: frozenset,
-                   deterministic: frozenset) -> frozenset:
+                   deterministic: frozenset, inverses: Optional[Mapping] = None) -> frozenset:
     """The smallest set A of `missing` such that `source` is D-separated from missing - A given A.
 
     With an auxiliary sink y that is a child of every node in `missing`, `source` is d-separated
@@ -215,9 +229,11 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
     non-collider that is not conditioned on). So the repair is the minimal d-separator between
     `source` and y with ``given`` included and only ``given | missing`` allowed, which
     :func:`networkx.find_minimal_d_separator` finds in linear time. Without deterministic nodes
-    this set is the unique minimum (docs/factorization.md, "Repairs"); with them, conditioning on
-    A may determine further deterministic nodes, so each member is dropped again if the rest still
-    separates, which leaves an inclusion-minimal set.
+    this set is the unique minimum (docs/factorization.md, "Repairs"). With them, conditioning on
+    A may determine further nodes, and only then can a member become redundant: when the closure of
+    ``given | A`` is ``given | A`` itself, the closure of any subset is that subset (the closure is
+    monotone) and networkx's minimality is the answer. Otherwise each member is dropped again if the
+    rest still separates, which leaves an inclusion-minimal set.
 
     Args:
         graph: the generative DAG; it must be mutable (a copy), the sink is added and removed.
@@ -225,6 +241,7 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
         missing: the earlier latents the factor does not condition on.
         given: the closed conditioning set of the factor.
         deterministic: the deterministic nodes (for the closure of the repaired set).
+        inverses: the backward rules of the closure.
 
     Returns:
         The parents to add.
@@ -242,10 +259,10 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
     if sep is None:  # cannot happen: given | missing always separates; keep the safe answer
         return frozenset(missing)
     added = set(sep) - set(given)
-    if deterministic:
+    if deterministic and len(closure(graph, set(given) | added, deterministic, inverses)) > len(given) + len(added):
         for u in sorted(added):
             rest = added - {u}
-            z = closure(graph, set(given) | rest, deterministic)
-            if is_separated(graph, source, missing - rest, z):
+            z = closure(graph, set(given) | rest, deterministic, inverses)
+            if is_separated(graph, source, missing - z, z):
                 added = rest
     return frozenset(added)

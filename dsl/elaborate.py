@@ -429,7 +429,8 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                         continue
                     result.extend(self._parent_nodes(r, env))
                 return tuple(result)
-            out.append(Assumption(nodes(s.left, True), nodes(s.right), nodes(s.given), s.reason, s.span))
+            out.append(Assumption(nodes(s.left, True), nodes(s.right), nodes(s.given), s.reason, s.span,
+                                  s.sufficient))
         return out
 
 
