@@ -47,11 +47,13 @@ class GenerativeStructure:
     inverses: dict
 
 
-def generative_structure(mg) -> GenerativeStructure:
+def generative_structure(mg, *, summaries: bool = True) -> GenerativeStructure:
     """The generative graph of the check, with the summaries a posterior reads made nodes.
 
     Args:
         mg: a :class:`compiler.graph.ModelGraph`.
+        summaries: False traces through generative features too (the PGM the statements declare,
+            which the diagrams draw; the check must not decide on it).
     """
     from compiler.graph import VarInfo
 
@@ -78,7 +80,7 @@ def generative_structure(mg) -> GenerativeStructure:
         return reads_latent[n]
 
     # the inference side: trace back from each posterior through the inference network's own nodes
-    summaries: set = set()
+    frontier: set = set()
     inference_parents: dict = {}
     stops_q = variables | named
     for v in mg.latent_order:
@@ -94,17 +96,18 @@ def generative_structure(mg) -> GenerativeStructure:
                     seen.add(p)
                     if p in stops_q:
                         found.add(p)
-                    elif "p" in g.nodes[p].get("models", ()) and has_latent(p):
+                    elif summaries and "p" in g.nodes[p].get("models", ()) and has_latent(p):
                         found.add(p)
-                        summaries.add(p)
+                        frontier.add(p)
                     else:
                         stack.append(p)
         inference_parents[v] = frozenset(found)
     # a named PGM feature computed with generative parameters that a posterior reads is a summary too
     read = set().union(*inference_parents.values()) if inference_parents else set()
-    summaries |= {n for n in named & read if "p" in g.nodes[n].get("models", ())}
-    stops = stops_q | summaries
-    deterministic = frozenset(named | summaries)
+    if summaries:
+        frontier |= {n for n in named & read if "p" in g.nodes[n].get("models", ())}
+    stops = stops_q | frontier
+    deterministic = frozenset(named | frontier)
     memo: dict = {}
 
     def sources(n) -> frozenset:
@@ -132,7 +135,7 @@ def generative_structure(mg) -> GenerativeStructure:
     for d in deterministic:
         parents[d] = set(sources(d))
     inverses = {d: tuple(_inverse_rules(g, d, data_pred, stops, sources)) for d in deterministic}
-    return GenerativeStructure(deterministic, frozenset(summaries), {n: frozenset(p) for n, p in parents.items()},
+    return GenerativeStructure(deterministic, frozenset(frontier), {n: frozenset(p) for n, p in parents.items()},
                                inference_parents, {d: r for d, r in inverses.items() if r})
 
 

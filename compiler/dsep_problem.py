@@ -103,11 +103,14 @@ def _statement_text(mg, span) -> str:
     return lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
 
 
-def problem_from_graph(mg) -> Problem:
+def problem_from_graph(mg, *, summaries: bool = True) -> Problem:
     """The factorization problem of a compiled spec.
 
     Args:
         mg: a :class:`compiler.graph.ModelGraph`.
+        summaries: make the generative features a posterior reads nodes of the graph
+            (:mod:`compiler.dsep_features`); False gives the PGM over the statements' parents that the
+            diagrams draw, which the check must not decide on.
 
     Returns:
         A :class:`Problem` whose graph is a fresh mutable DiGraph (the IR stays frozen).
@@ -116,7 +119,7 @@ def problem_from_graph(mg) -> Problem:
 
     from .dsep_features import generative_structure
 
-    structure = generative_structure(mg)
+    structure = generative_structure(mg, summaries=summaries)
     graph = nx.DiGraph()
     graph.add_nodes_from(v.name for v in mg.variables())
     graph.add_nodes_from(structure.deterministic)
