@@ -214,36 +214,46 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
 
 
 def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out: list) -> tuple:
-    """A minimal set of generative summaries whose sufficiency makes the factor of v faithful, or ().
+    """A minimal set of the generative summaries the factor of v reads whose sufficiency makes it
+    faithful, or () when no such set exists (the departure is then a violation).
 
-    A summary s is *sufficient* for its inputs when the exact posterior depends on them only through
-    s; for the check that is the backward rule "s determines each of its parents". The factor rests
-    on sufficiency when it is D-separated from what it leaves out once every summary it can reach
-    (those in its closure, and those recovered through them) is assumed sufficient; the set is then
-    shrunk to an inclusion-minimal one by dropping each summary whose assumption is not needed.
+    A summary s -- a deterministic node computed with generative parameters -- is *sufficient* when
+    the exact posterior depends on the random variables s is computed from (its random sources,
+    :func:`summarised`) only through the value of s. For the check that is one more backward rule: s
+    determines its random sources. The factor rests on sufficiency when it is D-separated from what
+    it leaves out once every summary in its closure is assumed sufficient; dropping each one whose
+    assumption is not needed leaves an inclusion-minimal set.
     """
     graph, observed = problem.graph, problem.observed
+    given = closure(graph, parents | observed, problem.deterministic, problem.inverses)
+    candidates = sorted(problem.summaries & given, key=str)
 
     def separated(assumed) -> bool:
         rules = dict(problem.inverses)
         for s in assumed:
-            rules[s] = tuple(rules.get(s, ())) + tuple((p, frozenset()) for p in graph.pred[s])
+            rules[s] = tuple(rules.get(s, ())) + tuple((r, frozenset()) for r in summarised(problem, s))
         z = closure(graph, parents | observed, problem.deterministic, rules)
         return is_separated(graph, v, [u for u in left_out if u not in z], z)
 
-    everything = problem.summaries
-    if not separated(everything):
+    if not candidates or not separated(candidates):
         return ()
-    rules = dict(problem.inverses)
-    for s in everything:
-        rules[s] = tuple(rules.get(s, ())) + tuple((p, frozenset()) for p in graph.pred[s])
-    reach = closure(graph, parents | observed, problem.deterministic, rules)
-    needed = [s for s in everything if s in reach]
-    for s in sorted(needed, key=lambda n: str(n)):
+    needed = list(candidates)
+    for s in candidates:
         rest = [t for t in needed if t != s]
         if separated(rest):
             needed = rest
-    return tuple(sorted(needed, key=lambda n: str(n)))
+    return tuple(needed)
+
+
+def summarised(problem: Problem, summary: str) -> frozenset:
+    """The random variables a summary is computed from (through deterministic nodes), observed ones
+    excluded: what it must be sufficient for."""
+    cache = problem.cache.get("random_sources")
+    if cache is None:
+        from .nami import random_sources
+
+        cache = problem.cache["random_sources"] = random_sources(problem)
+    return frozenset(cache[summary] - problem.observed)
 
 
 def _sorted(nodes, position: dict) -> tuple:
@@ -302,9 +312,16 @@ def _sufficiency_report(problem: Problem, resting: tuple, position: dict) -> tup
         by = []
         for d in ds:
             by.extend(loc for loc in d.acknowledged_by if loc not in by)
-        out.append(SufficiencyAssumption(f, _sorted(problem.graph.pred[f], position), tuple(d.latent for d in ds),
+        out.append(SufficiencyAssumption(f, _sorted(summarised(problem, f), position), tuple(d.latent for d in ds),
                                          all(d.acknowledged for d in ds), tuple(by)))
-    return tuple(sorted(out, key=lambda a: _sorted([a.feature], position)))
+    return tuple(sorted(out, key=lambda a: _natural(a.feature)))
+
+
+def _natural(name: str) -> tuple:
+    """`s[2]` before `s[10]`."""
+    import re
+
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name)))
 
 
 def _assumption_report(problem: Problem, uses: dict):

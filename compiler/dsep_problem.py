@@ -80,6 +80,7 @@ class Problem:
     sources: dict = field(default_factory=dict)  # path -> text, to quote lines in diagnostics
     summaries: frozenset = frozenset()
     inverses: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived data, e.g. random sources
 
     @property
     def latents(self) -> frozenset:

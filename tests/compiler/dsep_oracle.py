@@ -59,6 +59,20 @@ def connected(graph, source, target, given) -> bool:
     return next(active_paths(graph, source, target, given), None) is not None
 
 
+def summarised(problem, s) -> set:
+    """The non-observed random variables s is computed from: every random node that reaches s by a
+    directed path whose interior is deterministic (enumerated path by path)."""
+    out = set()
+    for r in problem.graph.nodes:
+        if r in problem.deterministic or r in problem.observed or r == s:
+            continue
+        for path in nx.all_simple_paths(problem.graph, r, s):
+            if all(m in problem.deterministic for m in path[1:-1]):
+                out.add(r)
+                break
+    return out
+
+
 def left_out(problem, v):
     i = problem.order.index(v)
     return [u for u in problem.order[:i] if u not in problem.parents[v]]
@@ -69,7 +83,7 @@ def missing(problem, v, extra=(), sufficient=()):
     they determine are read, not left out); `sufficient` summaries determine all their parents."""
     inverses = dict(problem.inverses)
     for s in sufficient:
-        inverses[s] = tuple(inverses.get(s, ())) + tuple((p, frozenset()) for p in problem.graph.predecessors(s))
+        inverses[s] = tuple(inverses.get(s, ())) + tuple((r, frozenset()) for r in summarised(problem, s))
     given = closure(problem.graph, set(problem.parents[v]) | set(extra) | set(problem.observed),
                     problem.deterministic, inverses)
     rest = [u for u in left_out(problem, v) if u not in extra and u not in given]
