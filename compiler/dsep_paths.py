@@ -229,6 +229,31 @@ def is_separated(graph: nx.DiGraph, source: str, others: Iterable[str], given: f
     return not any((u, True) in pred or (u, False) in pred for u in others)
 
 
+def _essential(graph: nx.DiGraph, source: str, added: set, given: frozenset, full: frozenset,
+               inverses: Optional[Mapping]) -> set:
+    """Members u of a repair that provably cannot be dropped, found without a search per member.
+
+    Let Z_u be the closure of ``given | added - {u}``; Z_u is a subset of `full` (the closure is
+    monotone) and contains `given`. If some path from `source` to u has no interior non-collider in
+    `full` and every collider in the ancestors of `given`, it is active given every Z_u; if moreover
+    u is not in Z_u, u stays d-connected without itself and cannot be dropped. One search from
+    `source` with `full` conditioned and the ancestors of `given` as the open colliders finds every
+    such u at once. u is outside Z_u unless a backward rule (d, (u, R)) can fire without u: d is in
+    `given`, or is recovered by some rule, or does not read u; otherwise d needs u itself.
+    """
+    produced = {n for rules in (inverses or {}).values() for n, _ in rules}
+    maybe_recovered = set()
+    for d, rules in (inverses or {}).items():
+        if d not in full:
+            continue
+        for n, need in rules:
+            if n in added and need <= full and (d in given or d in produced or n not in graph.pred[d]):
+                maybe_recovered.add(n)
+    pred = active_reach(graph, source, full, ancestors_of(graph, given))
+    reached = {n for n, _ in pred}
+    return {u for u in added if u in reached and u not in maybe_recovered}
+
+
 def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given: frozenset,
                    deterministic: frozenset, inverses: Optional[Mapping] = None) -> frozenset:
     """The smallest set A of `missing` such that `source` is D-separated from missing - A given A.
@@ -269,10 +294,19 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
     if sep is None:  # cannot happen: given | missing always separates; keep the safe answer
         return frozenset(missing)
     added = set(sep) - set(given)
-    if deterministic and len(closure(graph, set(given) | added, deterministic, inverses)) > len(given) + len(added):
-        for u in sorted(added):
+    if not deterministic:
+        return frozenset(added)
+    while True:  # drop members the rest makes redundant, one at a time, until none is
+        full = closure(graph, set(given) | added, deterministic, inverses)
+        if len(full) == len(given) + len(added):
+            break  # the closure adds nothing, so networkx's minimality is the answer (see above)
+        essential = _essential(graph, source, added, given, full, inverses)
+        for u in sorted(added - essential):
             rest = added - {u}
             z = closure(graph, set(given) | rest, deterministic, inverses)
             if is_separated(graph, source, missing - z, z):
                 added = rest
+                break  # the closure changed: recompute which members are essential
+        else:
+            break
     return frozenset(added)
