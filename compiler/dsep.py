@@ -226,7 +226,12 @@ def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out:
     """
     graph, observed = problem.graph, problem.observed
     given = closure(graph, parents | observed, problem.deterministic, problem.inverses)
-    candidates = sorted(problem.summaries & given, key=str)
+    topo = problem.cache.get("topological")
+    if topo is None:
+        topo = problem.cache["topological"] = {n: i for i, n in enumerate(nx.topological_sort(graph))}
+    # summaries computed from others (a prior's parameters from the state) are dropped first, so the
+    # assumption names the most upstream summary that suffices: the state, not what is made of it
+    candidates = sorted(problem.summaries & given, key=lambda n: -topo[n])
 
     def separated(assumed) -> bool:
         rules = dict(problem.inverses)
@@ -242,7 +247,7 @@ def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out:
         rest = [t for t in needed if t != s]
         if separated(rest):
             needed = rest
-    return tuple(needed)
+    return tuple(sorted(needed, key=_natural))
 
 
 def summarised(problem: Problem, summary: str) -> frozenset:

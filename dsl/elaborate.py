@@ -425,7 +425,8 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                 result = []
                 for k, r in enumerate(refs):
                     if skip_first and k == 0 and binder is not None:
-                        result.append(node_name(r.name, env[binder.var]))
+                        name = node_name(r.name, env[binder.var])
+                        result.append(f"{name}.{r.group}" if r.group else name)
                         continue
                     result.extend(self._parent_nodes(r, env))
                 return tuple(result)
