@@ -230,16 +230,18 @@ def is_separated(graph: nx.DiGraph, source: str, others: Iterable[str], given: f
 
 
 def _essential(graph: nx.DiGraph, source: str, added: set, given: frozenset, full: frozenset,
-               inverses: Optional[Mapping]) -> set:
-    """Members u of a repair that provably cannot be dropped, found without a search per member.
+               deterministic: frozenset, inverses: Optional[Mapping]) -> set:
+    """Members u of a repair that provably cannot be dropped, found with one search for all of them.
 
-    Let Z_u be the closure of ``given | added - {u}``; Z_u is a subset of `full` (the closure is
-    monotone) and contains `given`. If some path from `source` to u has no interior non-collider in
-    `full` and every collider in the ancestors of `given`, it is active given every Z_u; if moreover
-    u is not in Z_u, u stays d-connected without itself and cannot be dropped. One search from
-    `source` with `full` conditioned and the ancestors of `given` as the open colliders finds every
-    such u at once. u is outside Z_u unless a backward rule (d, (u, R)) can fire without u: d is in
-    `given`, or is recovered by some rule, or does not read u; otherwise d needs u itself.
+    Let Z_u be the closure of ``given | added - {u}``: a subset of `full` (the closure is monotone)
+    that contains `given`. u is outside Z_u unless a backward rule (d, (u, R)) can fire without u --
+    d is in `given`, or some rule recovers d, or d does not read u; otherwise d needs u itself. For
+    such a u, it is enough to find one walk from `source` to u that is active given Z_u: u then stays
+    d-connected once dropped. One search from `source` with `full` conditioned and the ancestors of
+    `given` as the open colliders reaches states whose walks are active given every Z_u. A walk
+    proves u essential when it reaches u, or reaches a deterministic child m of u that is outside
+    Z_u (m is not in `given`, no rule recovers it, so it needs u) and can step on to u: arriving at
+    m from a child (a chain through the unconditioned m), or from a parent with m an open collider.
     """
     produced = {n for rules in (inverses or {}).values() for n, _ in rules}
     maybe_recovered = set()
@@ -249,9 +251,21 @@ def _essential(graph: nx.DiGraph, source: str, added: set, given: frozenset, ful
         for n, need in rules:
             if n in added and need <= full and (d in given or d in produced or n not in graph.pred[d]):
                 maybe_recovered.add(n)
-    pred = active_reach(graph, source, full, ancestors_of(graph, given))
-    reached = {n for n, _ in pred}
-    return {u for u in added if u in reached and u not in maybe_recovered}
+    opened = ancestors_of(graph, given)
+    pred = active_reach(graph, source, full, opened)
+    out = set()
+    for u in added:
+        if u in maybe_recovered:
+            continue
+        if (u, True) in pred or (u, False) in pred:
+            out.add(u)
+            continue
+        for m in graph.succ[u]:
+            if m in deterministic and m not in given and m not in produced and \
+                    ((m, False) in pred or ((m, True) in pred and m in opened)):
+                out.add(u)
+                break
+    return out
 
 
 def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given: frozenset,
@@ -284,21 +298,42 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
     missing = set(missing)
     if not missing:
         return frozenset()
-    graph.add_node(SINK)
-    graph.add_edges_from((u, SINK) for u in missing)
-    try:
-        sep = nx.find_minimal_d_separator(graph, {source}, {SINK}, included=set(given),
-                                          restricted=set(given) | missing)
-    finally:
-        graph.remove_node(SINK)
-    if sep is None:  # cannot happen: given | missing always separates; keep the safe answer
-        return frozenset(missing)
-    added = set(sep) - set(given)
+    added, from_networkx = None, False
+    if deterministic:  # first try all of `missing`, which is valid, and prove most members essential at once
+        added = set(missing)
+        full = closure(graph, set(given) | added, deterministic, inverses)
+        if len(added - _essential(graph, source, added, given, full, deterministic, inverses)) > 8:
+            added = None  # many candidates to drop: let networkx find a minimal separator first
+    if added is None:
+        graph.add_node(SINK)
+        graph.add_edges_from((u, SINK) for u in missing)
+        try:
+            sep = nx.find_minimal_d_separator(graph, {source}, {SINK}, included=set(given),
+                                              restricted=set(given) | missing)
+        finally:
+            graph.remove_node(SINK)
+        if sep is None:  # cannot happen: given | missing always separates; keep the safe answer
+            return frozenset(missing)
+        added, from_networkx = set(sep) - set(given), True
     if not deterministic:
         return frozenset(added)
     while True:  # drop members the rest makes redundant, one at a time, until none is
         full = closure(graph, set(given) | added, deterministic, inverses)
-        if len(full) == len(given) + len(added):
+        if from_networkx and len(full) == len(given) + len(added):
+            break  # the closure adds nothing, so networkx's minimality is the answer (see above)
+        essential = _essential(graph, source, added, given, full, deterministic, inverses)
+        for u in sorted(added - essential):
+            rest = added - {u}
+            z = closure(graph, set(given) | rest, deterministic, inverses)
+            if is_separated(graph, source, missing - z, z):
+                added = rest
+                break  # the closure changed: recompute which members are essential
+        else:
+            break
+    return frozenset(added)
+    while True:  # drop members the rest makes redundant, one at a time, until none is
+        full = closure(graph, set(given) | added, deterministic, inverses)
+        if from_networkx and len(full) == len(given) + len(added):
             break  # the closure adds nothing, so networkx's minimality is the answer (see above)
         essential = _essential(graph, source, added, given, full, inverses)
         for u in sorted(added - essential):
