@@ -99,7 +99,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from .dsep_paths import (active_reach, ancestors_of, arrows, closure, is_separated, minimal_repair,
+from .dsep_paths import (ClosureBase, active_reach, ancestors_of, arrows, closure, is_separated, minimal_repair,
                          witness_path)
 from .dsep_problem import Problem, problem_from_graph
 from .dsep_ranges import chain_rule, local_links, statements
@@ -184,7 +184,7 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
     left_out = [u for u in problem.order[:position[v]] if u not in parents]
     if chain_rule(left_out):
         return _Outcome(True, "chain rule")
-    given = closure(graph, parents | problem.observed, problem.deterministic, problem.inverses)
+    given = closure(graph, parents, problem.deterministic, problem.inverses, _observed_closure(problem))
     left_out = [u for u in left_out if u not in given]  # read through an invertible feature
     if chain_rule(left_out):
         return _Outcome(True, "chain rule")
@@ -194,16 +194,15 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
         if len(links) == len(left_out):  # every left-out latent is linked: missing = repair = left_out
             return _Outcome(False, "local links", given, tuple(left_out), tuple(links[left_out[-1]]),
                             frozenset(left_out))
-    if is_separated(graph, v, left_out, given):
-        return _Outcome(True, "search")
-    pred = active_reach(graph, v, given, ancestors_of(graph, given))
+    known = _observed_ancestors(problem)
+    pred = active_reach(graph, v, given, ancestors_of(graph, given, known))
     left = set(left_out)
     reached = {n for n, _ in pred}
     missing = tuple(u for u in left_out if u in reached)
     if not missing:
-        raise AssertionError(f"internal error: networkx finds {v} d-connected to {left_out} but no active path does")
-    added = (minimal_repair(graph, v, left_out, given, problem.deterministic, problem.inverses)
-             if repair else frozenset())
+        return _Outcome(True, "search")
+    added = (minimal_repair(graph, v, left_out, given, problem.deterministic, problem.inverses,
+                            _observed_closure(problem), known) if repair else frozenset())
     # the witness leads to a latent the repair adds (one the factor cannot do without), the first
     # that the breadth-first search reaches: a shortest such path
     targets = added or left
@@ -224,8 +223,9 @@ def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out:
     it leaves out once every summary in its closure is assumed sufficient; dropping each one whose
     assumption is not needed leaves an inclusion-minimal set.
     """
-    graph, observed = problem.graph, problem.observed
-    given = closure(graph, parents | observed, problem.deterministic, problem.inverses)
+    graph = problem.graph
+    base = _observed_closure(problem)
+    given = closure(graph, parents, problem.deterministic, problem.inverses, base)
     topo = problem.cache.get("topological")
     if topo is None:
         topo = problem.cache["topological"] = {n: i for i, n in enumerate(nx.topological_sort(graph))}
@@ -234,20 +234,40 @@ def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out:
     candidates = sorted(problem.summaries & given, key=lambda n: -topo[n])
 
     def separated(assumed) -> bool:
-        rules = dict(problem.inverses)
-        for s in assumed:
-            rules[s] = tuple(rules.get(s, ())) + tuple((r, frozenset()) for r in summarised(problem, s))
-        z = closure(graph, parents | observed, problem.deterministic, rules)
-        return is_separated(graph, v, [u for u in left_out if u not in z], z)
+        z = closure(graph, parents, problem.deterministic, problem.inverses, base)
+        while True:  # the assumed summaries determine what they summarise: iterate to a fixed point
+            more = set().union(*(summarised(problem, s) for s in assumed if s in z)) - z
+            if not more:
+                break
+            z = closure(graph, z | more, problem.deterministic, problem.inverses, base)
+        return is_separated(graph, v, [u for u in left_out if u not in z], z, _observed_ancestors(problem))
 
     if not candidates or not separated(candidates):
         return ()
     needed = list(candidates)
     for s in candidates:
         rest = [t for t in needed if t != s]
-        if separated(rest):
+        if rest and separated(rest):  # with none assumed the factor is known to depart
             needed = rest
     return tuple(sorted(needed, key=_natural))
+
+
+def _observed_closure(problem: Problem):
+    """The closure of the observations, computed once per problem, to resume from."""
+    base = problem.cache.get("observed_closure")
+    if base is None:
+        base = problem.cache["observed_closure"] = ClosureBase(problem.graph, problem.observed, problem.deterministic,
+                                                               problem.inverses)
+    return base
+
+
+def _observed_ancestors(problem: Problem) -> frozenset:
+    """The observed variables and their ancestors, computed once per problem (every conditioning
+    set of the check contains the observations)."""
+    known = problem.cache.get("observed_ancestors")
+    if known is None:
+        known = problem.cache["observed_ancestors"] = frozenset(ancestors_of(problem.graph, problem.observed))
+    return known
 
 
 def summarised(problem: Problem, summary: str) -> frozenset:

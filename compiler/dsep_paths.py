@@ -20,14 +20,14 @@ from typing import Iterable, Mapping, Optional
 
 import networkx as nx
 
-__all__ = ["closure", "ancestors_of", "active_reach", "witness_path", "is_active_path", "arrows",
+__all__ = ["closure", "ClosureBase", "ancestors_of", "active_reach", "witness_path", "is_active_path", "arrows",
            "minimal_repair", "is_separated", "SINK"]
 
 SINK = "\x00sink"  # the auxiliary node of minimal_repair; no spec name can contain a NUL
 
 
 def closure(graph: nx.DiGraph, given: Iterable[str], deterministic: frozenset,
-            inverses: Optional[Mapping] = None) -> frozenset:
+            inverses: Optional[Mapping] = None, base: Optional["ClosureBase"] = None) -> frozenset:
     """The conditioning set closed under functional determination.
 
     Forward rule: a deterministic node belongs to the closure when all of its parents do (a node
@@ -42,30 +42,46 @@ def closure(graph: nx.DiGraph, given: Iterable[str], deterministic: frozenset,
         given: the observed and conditioned nodes.
         deterministic: the deterministic nodes of `graph`.
         inverses: the backward rules, d -> ((n, R), ...) (:attr:`compiler.dsep_problem.Problem.inverses`).
+        base: a :class:`ClosureBase` of the same graph and rules (the closure of the observations,
+            which every conditioning set of the check contains): the search starts from its state.
 
     Returns:
         `given` plus every node it determines.
     """
-    out: set = set()
+    if base is None:
+        base = ClosureBase(graph, (), deterministic, inverses)
+    out, waiting, watch = set(base.out), dict(base.waiting), base.watch
     queue: deque = deque()  # nodes added to the closure whose consequences are still to be drawn
-    waiting = {d: len(graph.pred[d]) for d in deterministic}  # parents not yet in the closure
+    _add_all(graph, (n for n in given if n not in out), out, waiting, watch, queue)
+    return frozenset(out)
 
+
+class ClosureBase:
+    """The closure of `given` with the bookkeeping to extend it: the state :func:`closure` resumes."""
+
+    def __init__(self, graph: nx.DiGraph, given: Iterable[str], deterministic: frozenset,
+                 inverses: Optional[Mapping] = None):
+        self.watch: dict = {}  # node -> the backward rules it takes part in
+        for d, rules in (inverses or {}).items():
+            for rule in rules:
+                for m in (d, *rule[1]):
+                    self.watch.setdefault(m, []).append((d, rule))
+        self.waiting = {d: len(graph.pred[d]) for d in deterministic}  # parents not yet in the closure
+        self.out: set = set()
+        start = list(given) + [d for d, k in self.waiting.items() if k == 0]
+        _add_all(graph, start, self.out, self.waiting, self.watch, deque())
+        self.out = frozenset(self.out)
+
+
+def _add_all(graph, nodes, out: set, waiting: dict, watch: dict, queue: deque) -> None:
     def add(n):
         if n not in out:
             out.add(n)
             waiting.pop(n, None)
             queue.append(n)
 
-    watch: dict = {}  # node -> the backward rules it takes part in
-    for d, rules in (inverses or {}).items():
-        for rule in rules:
-            for m in (d, *rule[1]):
-                watch.setdefault(m, []).append((d, rule))
-    for n in given:
+    for n in nodes:
         add(n)
-    for d in deterministic:
-        if waiting.get(d) == 0:
-            add(d)
     while queue:
         n = queue.popleft()
         for c in graph.succ[n]:
@@ -76,13 +92,17 @@ def closure(graph: nx.DiGraph, given: Iterable[str], deterministic: frozenset,
         for d, (m, need) in watch.get(n, ()):
             if m not in out and d in out and need <= out:
                 add(m)
-    return frozenset(out)
 
 
-def ancestors_of(graph: nx.DiGraph, nodes: Iterable[str]) -> set:
-    """`nodes` and all their ancestors (a collider is open iff it is in this set of the conditioning set)."""
-    out = set(nodes)
-    stack = list(out)
+def ancestors_of(graph: nx.DiGraph, nodes: Iterable[str], known: frozenset = frozenset()) -> set:
+    """`nodes` and all their ancestors (a collider is open iff it is in this set of the conditioning set).
+
+    `known` is an optional set closed under taking parents (the ancestors of the observations, say)
+    that the result contains anyway; the search does not enter it again.
+    """
+    out = set(known)
+    stack = [n for n in nodes if n not in out]
+    out.update(stack)
     while stack:
         n = stack.pop()
         for p in graph.pred[n]:
@@ -214,23 +234,24 @@ def arrows(graph: nx.DiGraph, path: list) -> str:
     return " ".join(out)
 
 
-def is_separated(graph: nx.DiGraph, source: str, others: Iterable[str], given: frozenset) -> bool:
+def is_separated(graph: nx.DiGraph, source: str, others: Iterable[str], given: frozenset,
+                 known: frozenset = frozenset()) -> bool:
     """Whether `source` is d-separated from `others` given `given`.
 
     One breadth-first search of :func:`active_reach` that stops at the first member of `others` it
     reaches (networkx's ``is_d_separator`` answers the same but builds set views at every step and
     was 10x slower on the benchmark's deterministic shapes). The property tests check it against a
-    brute-force path enumeration.
+    brute-force path enumeration. `known`: see :func:`ancestors_of` (a subset of `given`'s ancestors).
     """
     others = set(others)
     if not others:
         return True
-    pred = active_reach(graph, source, given, ancestors_of(graph, given), stop=others, any_stop=True)
+    pred = active_reach(graph, source, given, ancestors_of(graph, given, known), stop=others, any_stop=True)
     return not any((u, True) in pred or (u, False) in pred for u in others)
 
 
 def _essential(graph: nx.DiGraph, source: str, added: set, given: frozenset, full: frozenset,
-               deterministic: frozenset, inverses: Optional[Mapping]) -> set:
+               deterministic: frozenset, inverses: Optional[Mapping], known: frozenset = frozenset()) -> set:
     """Members u of a repair that provably cannot be dropped, found with one search for all of them.
 
     Let Z_u be the closure of ``given | added - {u}``: a subset of `full` (the closure is monotone)
@@ -251,7 +272,7 @@ def _essential(graph: nx.DiGraph, source: str, added: set, given: frozenset, ful
         for n, need in rules:
             if n in added and need <= full and (d in given or d in produced or n not in graph.pred[d]):
                 maybe_recovered.add(n)
-    opened = ancestors_of(graph, given)
+    opened = ancestors_of(graph, given, known)
     pred = active_reach(graph, source, full, opened)
     out = set()
     for u in added:
@@ -269,7 +290,8 @@ def _essential(graph: nx.DiGraph, source: str, added: set, given: frozenset, ful
 
 
 def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given: frozenset,
-                   deterministic: frozenset, inverses: Optional[Mapping] = None) -> frozenset:
+                   deterministic: frozenset, inverses: Optional[Mapping] = None, base: Optional[ClosureBase] = None,
+                   known: frozenset = frozenset()) -> frozenset:
     """The smallest set A of `missing` such that `source` is D-separated from missing - A given A.
 
     With an auxiliary sink y that is a child of every node in `missing`, `source` is d-separated
@@ -291,6 +313,7 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
         given: the closed conditioning set of the factor.
         deterministic: the deterministic nodes (for the closure of the repaired set).
         inverses: the backward rules of the closure.
+        base, known: the closure and the ancestors of the observations, to resume from (optional).
 
     Returns:
         The parents to add.
@@ -298,12 +321,13 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
     missing = set(missing)
     if not missing:
         return frozenset()
-    added, from_networkx = None, False
+    added, from_networkx, essential = None, False, None
     if deterministic:  # first try all of `missing`, which is valid, and prove most members essential at once
         added = set(missing)
-        full = closure(graph, set(given) | added, deterministic, inverses)
-        if len(added - _essential(graph, source, added, given, full, deterministic, inverses)) > 8:
-            added = None  # many candidates to drop: let networkx find a minimal separator first
+        full = closure(graph, set(given) | added, deterministic, inverses, base)
+        essential = _essential(graph, source, added, given, full, deterministic, inverses, known)
+        if len(added - essential) > 8:
+            added = essential = None  # many candidates to drop: let networkx find a minimal separator first
     if added is None:
         graph.add_node(SINK)
         graph.add_edges_from((u, SINK) for u in missing)
@@ -317,6 +341,21 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
         added, from_networkx = set(sep) - set(given), True
     if not deterministic:
         return frozenset(added)
+    while True:  # drop members the rest makes redundant, one at a time, until none is
+        if essential is None:
+            full = closure(graph, set(given) | added, deterministic, inverses, base)
+            if from_networkx and len(full) == len(given) + len(added):
+                break  # the closure adds nothing, so networkx's minimality is the answer (see above)
+            essential = _essential(graph, source, added, given, full, deterministic, inverses, known)
+        for u in sorted(added - essential):
+            rest = added - {u}
+            z = closure(graph, set(given) | rest, deterministic, inverses, base)
+            if is_separated(graph, source, missing - z, z, known):
+                added, essential = rest, None
+                break  # the closure changed: recompute which members are essential
+        else:
+            break
+    return frozenset(added)
     while True:  # drop members the rest makes redundant, one at a time, until none is
         full = closure(graph, set(given) | added, deterministic, inverses)
         if from_networkx and len(full) == len(given) + len(added):
