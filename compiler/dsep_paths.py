@@ -82,9 +82,10 @@ def _add_all(graph, nodes, out: set, waiting: dict, watch: dict, queue: deque) -
 
     for n in nodes:
         add(n)
+    children = graph._succ
     while queue:
         n = queue.popleft()
-        for c in graph.succ[n]:
+        for c in children[n]:
             if c in waiting:
                 waiting[c] -= 1
                 if waiting[c] == 0:
@@ -103,9 +104,10 @@ def ancestors_of(graph: nx.DiGraph, nodes: Iterable[str], known: frozenset = fro
     out = set(known)
     stack = [n for n in nodes if n not in out]
     out.update(stack)
+    parents = graph._pred
     while stack:
         n = stack.pop()
-        for p in graph.pred[n]:
+        for p in parents[n]:
             if p not in out:
                 out.add(p)
                 stack.append(p)
@@ -139,12 +141,13 @@ def active_reach(graph: nx.DiGraph, source: str, given: frozenset, open_collider
     """
     pred: dict[State, Optional[State]] = {}
     queue: deque = deque()
-    for m in graph.pred[source]:
+    children, parents = graph._succ, graph._pred  # the adjacency dicts: no view object per step
+    for m in parents[source]:
         st = (m, False)
         if st not in pred:
             pred[st] = None
             queue.append(st)
-    for m in graph.succ[source]:
+    for m in children[source]:
         st = (m, True)
         if st not in pred:
             pred[st] = None
@@ -152,8 +155,9 @@ def active_reach(graph: nx.DiGraph, source: str, given: frozenset, open_collider
     remaining = set(stop) if stop else None
     if remaining is not None and any_stop and any(n in remaining for n, _ in pred):
         return pred
+    popleft, push = queue.popleft, queue.append
     while queue:
-        state = queue.popleft()
+        state = popleft()
         n, down = state
         if remaining is not None and n in remaining:
             remaining.discard(n)
@@ -163,17 +167,17 @@ def active_reach(graph: nx.DiGraph, source: str, given: frozenset, open_collider
             continue
         conditioned = n in given
         if not conditioned:  # chains and forks pass on to the children
-            for m in graph.succ[n]:
+            for m in children[n]:
                 st = (m, True)
                 if st not in pred:
                     pred[st] = state
-                    queue.append(st)
+                    push(st)
         if (down and n in open_colliders) or (not down and not conditioned):
-            for m in graph.pred[n]:  # collider (arrived down) or chain going up
+            for m in parents[n]:  # collider (arrived down) or chain going up
                 st = (m, False)
                 if st not in pred:
                     pred[st] = state
-                    queue.append(st)
+                    push(st)
     return pred
 
 
@@ -347,13 +351,17 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
             if from_networkx and len(full) == len(given) + len(added):
                 break  # the closure adds nothing, so networkx's minimality is the answer (see above)
             essential = _essential(graph, source, added, given, full, deterministic, inverses, known)
+        changed = False
         for u in sorted(added - essential):
             rest = added - {u}
             z = closure(graph, set(given) | rest, deterministic, inverses, base)
+            if u in z:  # the rest determines u: same closure, same separation, same proofs
+                added = rest
+                continue
             if is_separated(graph, source, missing - z, z, known):
-                added, essential = rest, None
+                added, essential, changed = rest, None, True
                 break  # the closure changed: recompute which members are essential
-        else:
+        if not changed:
             break
     return frozenset(added)
     while True:  # drop members the rest makes redundant, one at a time, until none is
