@@ -99,12 +99,12 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from .dsep_paths import (active_reach, ancestors_of, arrows, closure, is_separated, minimal_repair,
+from .dsep_paths import (ClosureBase, active_reach, ancestors_of, arrows, closure, is_separated, minimal_repair,
                          witness_path)
 from .dsep_problem import Problem, problem_from_graph
 from .dsep_ranges import chain_rule, local_links, statements
-from .dsep_report import (AssumptionUse, FactorizationReport, FactorVerdict, StatementSummary, Violation,
-                          format_report)
+from .dsep_report import (AssumptionUse, FactorizationReport, FactorVerdict, StatementSummary, SufficiencyAssumption,
+                          Violation, format_report)
 
 __all__ = ["check_posterior_factorization", "check_problem", "FactorizationReport", "Violation",
            "format_report"]
@@ -152,20 +152,23 @@ def check_problem(problem: Problem, *, certificates: bool = True, repair: bool =
         if group.key is not None:
             summaries.append(StatementSummary(text, problem.location.get(group.latents[0], ""), tuple(group.latents),
                                               methods, sum(1 for f in factors[-len(group.latents):] if not f.faithful)))
-    violations, uses = _acknowledge(problem, found, position)
+    departures, uses = _acknowledge(problem, found, position)
     assumptions, warnings = _assumption_report(problem, uses)
     inv = None
     if inverse:
         from .nami import faithful_inverse
 
         inv = faithful_inverse(problem)
-    return FactorizationReport(problem.name, problem.order, tuple(factors), tuple(violations), tuple(assumptions),
-                               inv, tuple(warnings), problem.warnings, tuple(summaries))
+    violations = tuple(d for d in departures if not d.sufficiency)
+    resting = tuple(d for d in departures if d.sufficiency)
+    return FactorizationReport(problem.name, problem.order, tuple(factors), violations, tuple(assumptions),
+                               inv, tuple(warnings), problem.warnings, tuple(summaries), resting,
+                               _sufficiency_report(problem, resting, position))
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    """The check of one factor; the fields after `method` are set for violations only."""
+    """The check of one factor; the fields after `method` are set for departures only."""
 
     faithful: bool
     method: str
@@ -173,6 +176,7 @@ class _Outcome:
     missing: tuple = ()
     witness: tuple = ()
     repair: frozenset = frozenset()
+    sufficiency: tuple = ()  # summaries whose sufficiency makes the factor faithful (minimal)
 
 
 def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, repair: bool) -> _Outcome:
@@ -180,26 +184,101 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
     left_out = [u for u in problem.order[:position[v]] if u not in parents]
     if chain_rule(left_out):
         return _Outcome(True, "chain rule")
-    given = closure(graph, parents | problem.observed, problem.deterministic)
-    if certificates:
+    given = closure(graph, parents, problem.deterministic, problem.inverses, _observed_closure(problem))
+    left_out = [u for u in left_out if u not in given]  # read through an invertible feature
+    if chain_rule(left_out):
+        return _Outcome(True, "chain rule")
+    summaries = problem.summaries & given
+    if certificates and not summaries:
         links = local_links(problem, v, left_out, given)
         if len(links) == len(left_out):  # every left-out latent is linked: missing = repair = left_out
             return _Outcome(False, "local links", given, tuple(left_out), tuple(links[left_out[-1]]),
                             frozenset(left_out))
-    if is_separated(graph, v, left_out, given):
-        return _Outcome(True, "search")
-    pred = active_reach(graph, v, given, ancestors_of(graph, given))
+    known = _observed_ancestors(problem)
+    pred = active_reach(graph, v, given, ancestors_of(graph, given, known))
     left = set(left_out)
     reached = {n for n, _ in pred}
     missing = tuple(u for u in left_out if u in reached)
     if not missing:
-        raise AssertionError(f"internal error: networkx finds {v} d-connected to {left_out} but no active path does")
-    added = minimal_repair(graph, v, left_out, given, problem.deterministic) if repair else frozenset()
+        return _Outcome(True, "search")
+    added = (minimal_repair(graph, v, left_out, given, problem.deterministic, problem.inverses,
+                            _observed_closure(problem), known) if repair else frozenset())
     # the witness leads to a latent the repair adds (one the factor cannot do without), the first
     # that the breadth-first search reaches: a shortest such path
     targets = added or left
     first = next(n for n, _ in pred if n in targets)
-    return _Outcome(False, "search", given, missing, tuple(witness_path(pred, v, first)), added)
+    needed = sufficient_summaries(problem, v, parents, left_out) if summaries else ()
+    return _Outcome(False, "sufficiency" if needed else "search", given, missing, tuple(witness_path(pred, v, first)),
+                    added, needed)
+
+
+def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out: list) -> tuple:
+    """A minimal set of the generative summaries the factor of v reads whose sufficiency makes it
+    faithful, or () when no such set exists (the departure is then a violation).
+
+    A summary s -- a deterministic node computed with generative parameters -- is *sufficient* when
+    the exact posterior depends on the random variables s is computed from (its random sources,
+    :func:`summarised`) only through the value of s. For the check that is one more backward rule: s
+    determines its random sources. The factor rests on sufficiency when it is D-separated from what
+    it leaves out once every summary in its closure is assumed sufficient; dropping each one whose
+    assumption is not needed leaves an inclusion-minimal set.
+    """
+    graph = problem.graph
+    base = _observed_closure(problem)
+    given = closure(graph, parents, problem.deterministic, problem.inverses, base)
+    topo = problem.cache.get("topological")
+    if topo is None:
+        topo = problem.cache["topological"] = {n: i for i, n in enumerate(nx.topological_sort(graph))}
+    # summaries computed from others (a prior's parameters from the state) are dropped first, so the
+    # assumption names the most upstream summary that suffices: the state, not what is made of it
+    candidates = sorted(problem.summaries & given, key=lambda n: -topo[n])
+
+    def separated(assumed) -> bool:
+        z = closure(graph, parents, problem.deterministic, problem.inverses, base)
+        while True:  # the assumed summaries determine what they summarise: iterate to a fixed point
+            more = set().union(*(summarised(problem, s) for s in assumed if s in z)) - z
+            if not more:
+                break
+            z = closure(graph, z | more, problem.deterministic, problem.inverses, base)
+        return is_separated(graph, v, [u for u in left_out if u not in z], z, _observed_ancestors(problem))
+
+    if not candidates or not separated(candidates):
+        return ()
+    needed = list(candidates)
+    for s in candidates:
+        rest = [t for t in needed if t != s]
+        if rest and separated(rest):  # with none assumed the factor is known to depart
+            needed = rest
+    return tuple(sorted(needed, key=_natural))
+
+
+def _observed_closure(problem: Problem):
+    """The closure of the observations, computed once per problem, to resume from."""
+    base = problem.cache.get("observed_closure")
+    if base is None:
+        base = problem.cache["observed_closure"] = ClosureBase(problem.graph, problem.observed, problem.deterministic,
+                                                               problem.inverses)
+    return base
+
+
+def _observed_ancestors(problem: Problem) -> frozenset:
+    """The observed variables and their ancestors, computed once per problem (every conditioning
+    set of the check contains the observations)."""
+    known = problem.cache.get("observed_ancestors")
+    if known is None:
+        known = problem.cache["observed_ancestors"] = frozenset(ancestors_of(problem.graph, problem.observed))
+    return known
+
+
+def summarised(problem: Problem, summary: str) -> frozenset:
+    """The random variables a summary is computed from (through deterministic nodes), observed ones
+    excluded: what it must be sufficient for."""
+    cache = problem.cache.get("random_sources")
+    if cache is None:
+        from .nami import random_sources
+
+        cache = problem.cache["random_sources"] = random_sources(problem)
+    return frozenset(cache[summary] - problem.observed)
 
 
 def _sorted(nodes, position: dict) -> tuple:
@@ -209,12 +288,25 @@ def _sorted(nodes, position: dict) -> tuple:
 def _acknowledge(problem: Problem, found: list, position: dict):
     """Build the violations and record which assumptions cover them."""
     uses: dict = OrderedDict((a.location, []) for a in problem.assumptions)
+    declared: dict = {}  # summary -> locations of the `assume ... sufficient` statements naming it
+    for a in problem.assumptions:
+        if a.sufficient:
+            for f in a.left:
+                declared.setdefault(f, []).append(a.location)
     out = []
     for v, text, outcome in found:
         missing = outcome.missing
         covered, by = set(), []
+        if outcome.sufficiency and all(f in declared for f in outcome.sufficiency):
+            covered = set(missing)
+            for f in outcome.sufficiency:
+                for loc in declared[f]:
+                    if loc not in by:
+                        by.append(loc)
+                    if v not in uses[loc]:
+                        uses[loc].append(v)
         for a in problem.assumptions:
-            if not a.given <= outcome.given:
+            if a.sufficient or not a.given <= outcome.given:
                 continue
             other = a.right if v in a.left else a.left if v in a.right else None
             hit = set(missing) & other if other else set()
@@ -229,8 +321,32 @@ def _acknowledge(problem: Problem, found: list, position: dict):
             v, problem.location.get(v, ""), problem.line.get(v), text, _sorted(problem.parents[v], position),
             missing, outcome.witness, arrows(problem.graph, list(outcome.witness)), _sorted(outcome.repair, position),
             outcome.method,
-            acknowledged=not rest, acknowledged_by=tuple(by), unacknowledged=rest))
+            acknowledged=not rest, acknowledged_by=tuple(by), unacknowledged=rest,
+            sufficiency=_sorted(outcome.sufficiency, position)))
     return out, uses
+
+
+def _sufficiency_report(problem: Problem, resting: tuple, position: dict) -> tuple:
+    """One :class:`SufficiencyAssumption` per summary that some factor rests on."""
+    factors: dict = OrderedDict()
+    for d in resting:
+        for f in d.sufficiency:
+            factors.setdefault(f, []).append(d)
+    out = []
+    for f, ds in factors.items():
+        by = []
+        for d in ds:
+            by.extend(loc for loc in d.acknowledged_by if loc not in by)
+        out.append(SufficiencyAssumption(f, _sorted(summarised(problem, f), position), tuple(d.latent for d in ds),
+                                         all(d.acknowledged for d in ds), tuple(by)))
+    return tuple(sorted(out, key=lambda a: _natural(a.feature)))
+
+
+def _natural(name: str) -> tuple:
+    """`s[2]` before `s[10]`."""
+    import re
+
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name)))
 
 
 def _assumption_report(problem: Problem, uses: dict):

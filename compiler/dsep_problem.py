@@ -40,6 +40,7 @@ class AssumptionSpec:
     line: Optional[int]
     text: str  # the statement as the user wrote it (first line)
     span: object = field(default=None, compare=False)  # dsl.ast.Span, for diagnostics
+    sufficient: bool = False  # `assume LEFT sufficient`: the summaries LEFT are sufficient for their inputs
 
 
 @dataclass
@@ -58,6 +59,10 @@ class Problem:
         index: each latent's index in its array (None for scalars).
         assumptions: the spec's assumptions, one per elaborated index.
         warnings: spec warnings carried along for `zoo check`.
+        summaries: the deterministic nodes computed with generative parameters that a posterior
+            reads (:mod:`compiler.dsep_features`); a factor may rest on their sufficiency.
+        inverses: the backward rules of deterministic nodes: d -> ((n, R), ...), meaning that d and
+            the nodes R determine n (an argument d's block is invertible in).
     """
 
     name: str
@@ -73,6 +78,9 @@ class Problem:
     assumptions: tuple = ()
     warnings: tuple = ()
     sources: dict = field(default_factory=dict)  # path -> text, to quote lines in diagnostics
+    summaries: frozenset = frozenset()
+    inverses: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived data, e.g. random sources
 
     @property
     def latents(self) -> frozenset:
@@ -96,33 +104,29 @@ def _statement_text(mg, span) -> str:
     return lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
 
 
-def problem_from_graph(mg) -> Problem:
+def problem_from_graph(mg, *, summaries: bool = True) -> Problem:
     """The factorization problem of a compiled spec.
 
     Args:
         mg: a :class:`compiler.graph.ModelGraph`.
+        summaries: make the generative features a posterior reads nodes of the graph
+            (:mod:`compiler.dsep_features`); False gives the PGM over the statements' parents that the
+            diagrams draw, which the check must not decide on.
 
     Returns:
         A :class:`Problem` whose graph is a fresh mutable DiGraph (the IR stays frozen).
     """
-    from compiler.graph import VarInfo
     from dsl.depends import Dependencies
 
-    g = mg.graph
-    pgm = [n for n, d in g.nodes(data=True) if isinstance(d["info"], VarInfo) or d.get("pgm_feature")]
+    from .dsep_features import generative_structure
+
+    structure = generative_structure(mg, summaries=summaries)
     graph = nx.DiGraph()
-    graph.add_nodes_from(pgm)
-    inference_parents: dict = {n: set() for n in mg.latent_order}
-    edges = []
-    for a, nbrs in g.adjacency():  # not the views: they filter every edge on each access
-        for b, data in nbrs.items():
-            models = data["pgm"]
-            if "p" in models:
-                edges.append((a, b))
-            if "q" in models and b in inference_parents:
-                inference_parents[b].add(a)
-    graph.add_edges_from(edges)
-    deterministic = frozenset(n for n in pgm if not isinstance(g.nodes[n]["info"], VarInfo))
+    graph.add_nodes_from(v.name for v in mg.variables())
+    graph.add_nodes_from(structure.deterministic)
+    graph.add_edges_from((p, n) for n, ps in structure.parents.items() for p in ps)
+    inference_parents = structure.inference_parents
+    deterministic = structure.deterministic
     observed = frozenset(v.name for v in mg.variables("observed"))
     location, line, ranges, index = {}, {}, {}, {}
     for v in mg.latent_order:
@@ -152,15 +156,17 @@ def problem_from_graph(mg) -> Problem:
                 given |= {s for s in deps.sources(n) if s in graph}
         loc, ln = _location(a.span)
         assumptions.append(AssumptionSpec(frozenset(a.left), frozenset(a.right), frozenset(given), a.reason, loc, ln,
-                                          _statement_text(mg, a.span), a.span))
+                                          _statement_text(mg, a.span), a.span, a.sufficient))
     return Problem(mg.name, graph, deterministic, observed, tuple(mg.latent_order),
                    {v: frozenset(p) for v, p in inference_parents.items()}, location, line, ranges, index,
-                   tuple(assumptions), tuple(str(w) for w in mg.warnings), dict(mg.spec.sources))
+                   tuple(assumptions), tuple(str(w) for w in mg.warnings), dict(mg.spec.sources),
+                   structure.summaries, structure.inverses)
 
 
 def problem_from_edges(edges: Iterable[tuple], *, order: Iterable[str], parents: Mapping[str, Iterable[str]],
                        observed: Iterable[str] = (), deterministic: Iterable[str] = (), nodes: Iterable[str] = (),
-                       assumptions: Iterable[AssumptionSpec] = (), name: str = "graph") -> Problem:
+                       assumptions: Iterable[AssumptionSpec] = (), name: str = "graph",
+                       summaries: Iterable[str] = (), inverses: Optional[Mapping] = None) -> Problem:
     """A problem from a generative edge list (for tests and benchmarks).
 
     Example:
@@ -176,4 +182,6 @@ def problem_from_edges(edges: Iterable[tuple], *, order: Iterable[str], parents:
     graph.add_nodes_from(order)
     graph.add_nodes_from(observed)
     return Problem(name, graph, frozenset(deterministic), frozenset(observed), order,
-                   {v: frozenset(parents.get(v, ())) for v in order}, assumptions=tuple(assumptions))
+                   {v: frozenset(parents.get(v, ())) for v in order}, assumptions=tuple(assumptions),
+                   summaries=frozenset(summaries),
+                   inverses={d: tuple((n, frozenset(r)) for n, r in rules) for d, rules in (inverses or {}).items()})

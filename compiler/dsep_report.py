@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["FactorVerdict", "StatementSummary", "Violation", "AssumptionUse", "FactorizationReport",
-           "format_report"]
+__all__ = ["FactorVerdict", "StatementSummary", "Violation", "AssumptionUse", "SufficiencyAssumption",
+           "FactorizationReport", "format_report"]
 
-METHODS = ("chain rule", "local links", "search")
+METHODS = ("chain rule", "local links", "search", "sufficiency")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Violation:
         acknowledged: every latent in `missing` is covered by a declared assumption.
         acknowledged_by: locations of the assumptions that cover some of them.
         unacknowledged: the members of `missing` no assumption covers.
+        sufficiency: for a factor that is faithful exactly when these generative summaries are
+            sufficient statistics of their inputs (a minimal set); empty for a violation.
     """
 
     latent: str
@@ -68,13 +70,46 @@ class Violation:
     acknowledged: bool = False
     acknowledged_by: tuple = ()
     unacknowledged: tuple = ()
+    sufficiency: tuple = ()
 
     def to_dict(self) -> dict:
-        return {"latent": self.latent, "line": self.line, "location": self.location, "statement": self.statement,
-                "parents": list(self.parents), "missing": list(self.missing), "witness": list(self.witness),
-                "witness_text": self.witness_text, "suggested_parents": list(self.suggested_parents),
-                "acknowledged": self.acknowledged, "acknowledged_by": list(self.acknowledged_by),
-                "unacknowledged": list(self.unacknowledged), "method": self.method}
+        out = {"latent": self.latent, "line": self.line, "location": self.location, "statement": self.statement,
+               "parents": list(self.parents), "missing": list(self.missing), "witness": list(self.witness),
+               "witness_text": self.witness_text, "suggested_parents": list(self.suggested_parents),
+               "acknowledged": self.acknowledged, "acknowledged_by": list(self.acknowledged_by),
+               "unacknowledged": list(self.unacknowledged), "method": self.method}
+        if self.sufficiency:
+            out["sufficiency"] = list(self.sufficiency)
+        return out
+
+
+@dataclass(frozen=True)
+class SufficiencyAssumption:
+    """A generative summary that some factors are faithful only if it is a sufficient statistic.
+
+    The posterior of each factor in `factors` reads `feature` -- computed with the generative
+    model's parameters -- and not everything it is computed from; the factor is faithful exactly
+    when the exact posterior depends on `sufficient_for` only through the feature's value.
+
+    Attributes:
+        feature: the summary (a top-down state, an attention context, a prior's parameters, ...).
+        sufficient_for: its inputs in the generative graph, which it must summarise without loss.
+        factors: the latents whose factors need it (each with its full record in
+            ``FactorizationReport.resting``).
+        acknowledged: every factor that needs it is acknowledged (by ``assume FEATURE sufficient``
+            or by an independence assumption covering what the factor leaves out).
+        acknowledged_by: locations of those assumptions.
+    """
+
+    feature: str
+    sufficient_for: tuple
+    factors: tuple
+    acknowledged: bool
+    acknowledged_by: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"feature": self.feature, "sufficient_for": list(self.sufficient_for), "factors": list(self.factors),
+                "acknowledged": self.acknowledged, "acknowledged_by": list(self.acknowledged_by)}
 
 
 @dataclass(frozen=True)
@@ -115,6 +150,9 @@ class FactorizationReport:
         warnings: diagnostics (unneeded assumptions), rendered.
         spec_warnings: the spec's own lint warnings, carried along for `zoo check`.
         statements: one :class:`StatementSummary` per posterior statement.
+        resting: the factors that are faithful only if some generative summaries are sufficient
+            (:class:`Violation` records with `sufficiency` set), kept apart from `violations`.
+        sufficiency: the minimal sufficiency assumptions those factors rest on, one per summary.
     """
 
     model: str
@@ -126,16 +164,18 @@ class FactorizationReport:
     warnings: tuple = ()
     spec_warnings: tuple = ()
     statements: tuple = ()
+    resting: tuple = ()
+    sufficiency: tuple = ()
 
     @property
     def faithful(self) -> bool:
-        """No violation is left unacknowledged."""
-        return all(v.acknowledged for v in self.violations)
+        """No violation and no sufficiency assumption is left unacknowledged."""
+        return all(v.acknowledged for v in self.violations) and all(a.acknowledged for a in self.sufficiency)
 
     @property
     def exact(self) -> bool:
-        """No factor departs from the exact posterior's factorization at all."""
-        return not self.violations
+        """No factor departs from the exact posterior's factorization, and none rests on sufficiency."""
+        return not self.violations and not self.resting
 
     @property
     def suggested_parents(self) -> dict:
@@ -153,6 +193,8 @@ class FactorizationReport:
             "inverse": self.inverse.to_dict() if self.inverse is not None else None,
             "methods": {m: sum(1 for f in self.factors if f.method == m) for m in METHODS},
             "statements": [s.to_dict() for s in self.statements],
+            "sufficiency_assumptions": [a.to_dict() for a in self.sufficiency],
+            "resting_on_sufficiency": [v.to_dict() for v in self.resting],
             "warnings": list(self.warnings),
         }
 
@@ -169,12 +211,20 @@ def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
     witness and repair, the assumptions with what they acknowledge (each acknowledged departure in
     full with `verbose`), the comparison with the faithful minimal inverse, and warnings."""
     n, ack = len(report.violations), sum(1 for v in report.violations if v.acknowledged)
+    s, sack = len(report.sufficiency), sum(1 for a in report.sufficiency if a.acknowledged)
     if report.exact:
         head = "faithful: every posterior factor respects the exact posterior's factorization"
     elif report.faithful:
-        head = f"faithful up to {ack} acknowledged departure(s) from the exact posterior's factorization"
+        parts = ([f"{ack} acknowledged departure(s) from the exact posterior's factorization"] if ack else []) + \
+                ([f"{sack} acknowledged sufficiency assumption(s)"] if sack else [])
+        head = "faithful up to " + " and ".join(parts)
+    elif n == ack:
+        head = (f"NOT certified: faithful only if {s - sack} unacknowledged sufficiency assumption(s) hold"
+                + (f"; {ack} acknowledged departure(s)" if ack else ""))
     else:
         head = f"NOT faithful: {n - ack} unacknowledged violation(s)" + (f", {ack} acknowledged" if ack else "")
+        if s - sack:
+            head += f"; {s - sack} unacknowledged sufficiency assumption(s)"
     lines = [f"{report.model}: {head}"]
     if verbose:
         for st in report.statements:
@@ -194,6 +244,16 @@ def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
         elif v.acknowledged_by:
             lines.append(f"      assumptions at {', '.join(v.acknowledged_by)} cover only part; "
                          f"not covered: {_short(v.unacknowledged)}")
+    for a in report.sufficiency:
+        tag = "acknowledged" if a.acknowledged else "unacknowledged"
+        first = next(v for v in report.resting if v.latent == a.factors[0])
+        lines.append(f"  {first.location}: {tag} sufficiency assumption: {a.feature} is sufficient for "
+                     f"{_short(a.sufficient_for)}, needed by q({_short(a.factors)})")
+        if not a.acknowledged or verbose:
+            lines.append(f"      e.g. q({first.latent} | {', '.join(first.parents) or '-'}) leaves out "
+                         f"{_short(first.missing)}; active path: {first.witness_text}")
+            lines.append(f"      acknowledge with `assume {a.feature} sufficient`, or repair: also condition on "
+                         f"{_short(first.suggested_parents)}")
     for a in report.assumptions:
         state = f"acknowledges {len(a.acknowledges)} factor(s)" if a.used else "not needed"
         lines.append(f"  {a.location}: assumption `{a.text}`: {state}")

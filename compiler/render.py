@@ -118,7 +118,7 @@ def _natural(name: str):
 def _pgm(mg, report, legend: bool) -> str:
     from .dsep_problem import problem_from_graph
 
-    problem = problem_from_graph(mg)
+    problem = problem_from_graph(mg, summaries=False)  # the PGM as the spec states it
     graph, det = problem.graph, problem.deterministic
     inference = [(p, v) for v in problem.order for p in problem.parents[v]]
     colour, hot = _violations(report, graph)
@@ -239,7 +239,7 @@ def _violations(report, graph):
     colour, hot = {}, {}
     if report is None:
         return colour, hot
-    for v in sorted(report.violations, key=lambda v: not v.acknowledged):  # unacknowledged drawn last, on top
+    for v in sorted(report.violations + report.resting, key=lambda v: not v.acknowledged):  # unacknowledged drawn last, on top
         c = STYLE["acknowledged"] if v.acknowledged else STYLE["violation"]
         colour[v.latent] = c
         for a, b in zip(v.witness, v.witness[1:]):

@@ -256,6 +256,7 @@ class AssumeDecl(Statement):
     right: tuple[Ref, ...]
     given: tuple[Ref, ...] = ()
     reason: Optional[str] = None
+    sufficient: bool = False  # `assume LEFT sufficient`: features that are sufficient statistics of their inputs
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,13 @@ class _Checker(ShapeMixin):
 
     def _assumptions(self):
         for a in self.spec.assumptions:
+            if a.sufficient:
+                for n in a.left:
+                    if n not in self.spec.features and n.rsplit(".", 1)[0] not in self.spec.features:
+                        self.error(a.span, f"`assume ... sufficient` names features (a state, an attention context) "
+                                           f"whose value a posterior reads; {n} is not a feature",
+                                   code="bad-assumption")
+                continue
             for n in a.left + a.right:
                 v = self.spec.variables.get(n)
                 if v is None or v.kind == "observed":

@@ -423,11 +423,13 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                 result = []
                 for k, r in enumerate(refs):
                     if skip_first and k == 0 and binder is not None:
-                        result.append(node_name(r.name, env[binder.var]))
+                        name = node_name(r.name, env[binder.var])
+                        result.append(f"{name}.{r.group}" if r.group else name)
                         continue
                     result.extend(self._parent_nodes(r, env))
                 return tuple(result)
-            out.append(Assumption(nodes(s.left, True), nodes(s.right), nodes(s.given), s.reason, s.span))
+            out.append(Assumption(nodes(s.left, True), nodes(s.right), nodes(s.given), s.reason, s.span,
+                                  s.sufficient))
         return out
 
 

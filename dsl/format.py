@@ -95,7 +95,8 @@ def format_statement(stmt: ast.Statement, *, width: int = LINE_WIDTH) -> str:
             head += " | " + _refs(stmt.parents)
         return _with_value(head + " =", stmt.value, "", width)
     if isinstance(stmt, ast.AssumeDecl):
-        text = f"assume {_refs(stmt.left)} independent of {_refs(stmt.right)}"
+        text = (f"assume {_refs(stmt.left)} sufficient" if stmt.sufficient else
+                f"assume {_refs(stmt.left)} independent of {_refs(stmt.right)}")
         if stmt.given:
             text += f" given {_refs(stmt.given)}"
         if stmt.reason is not None:

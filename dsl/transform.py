@@ -83,6 +83,11 @@ class ToAst(Transformer):
         return ast.AssumeDecl(self._span(meta), tuple(left), tuple(right), tuple(given or ()),
                               _unquote(reason) if reason is not None else None)
 
+    def assume_sufficient(self, meta, c):
+        features, reason = c
+        return ast.AssumeDecl(self._span(meta), tuple(features), (), (),
+                              _unquote(reason) if reason is not None else None, sufficient=True)
+
     # -- targets and references ------------------------------------------------------------------
     def target(self, meta, c):
         return ast.Target(self._span(meta), str(c[0]), c[1])

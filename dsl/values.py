@@ -184,6 +184,7 @@ class Assumption:
     given: tuple[str, ...]
     reason: Optional[str]
     span: Span = field(compare=False)
+    sufficient: bool = False  # `assume LEFT sufficient`
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ block("affine_rank1",
       Param("diag", "choice", "softplus_elu", choices=DIAGONALS,
             doc="positive map of the raw diagonal: softplus(elu(.)) as SeRe eq. 11, softplus or exp"),
       Param("init_std", "float", 0.1, doc="std of the Gaussian init of the learned constants (no cond)"),
-      shape=_affine_shape, role="bijector",
+      shape=_affine_shape, role="bijector", invertible=("x",),
       doc="Affine bijector with a positive diagonal plus rank-one scale (SeRe, Table 5; Rezende et al. 2014): "
           "y = c + (diag(d) + u u^T) x, where shift c, raw diagonal and factor u come from three MLPs of `cond` "
           "(learned constants without `cond`) and d = diag(raw) > 0.")
@@ -89,7 +89,7 @@ block("spline_coupling",
       Param("min_width", "float", 1e-3, doc="lower bound of bin widths and heights"),
       Param("min_slope", "float", 1e-3, doc="lower bound of the interior knot slopes"),
       Param("init_std", "float", 0.1, doc="std of the Gaussian init of learned constants (a layer with no inputs)"),
-      shape=_spline_shape, role="bijector",
+      shape=_spline_shape, role="bijector", invertible=("x",),
       doc="Rational-quadratic neural spline coupling flow (Durkan et al. 2019) as SeRe Table 9 configures it: "
           "`splines` coupling layers; layer i transforms coordinates mask*i.. with elementwise monotone splines "
           "whose bin widths, heights and knot slopes come from three MLPs of [cond, x[:mask*i]].")

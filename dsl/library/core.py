@@ -115,14 +115,14 @@ def _concat_shape(a: ShapeArgs):
 
 
 block("concat", Param("inputs", "features", variadic=True, doc="features to join along channels"),
-      shape=_concat_shape, doc="Concatenate features along the channel axis (vectors: end to end).")
+      shape=_concat_shape, invertible=("inputs",), separable=True, doc="Concatenate features along the channel axis (vectors: end to end).")
 
-block("sum", Param("inputs", "features", variadic=True),
+block("sum", Param("inputs", "features", variadic=True), invertible=("inputs",),
       shape=lambda a: _same_shape(a, ["inputs"]), doc="Elementwise sum of equally shaped features.")
 
-block("add", _feature("a"), _feature("b"), shape=lambda a: _same_shape(a, ["a", "b"]),
+block("add", _feature("a"), _feature("b"), invertible=("a", "b"), shape=lambda a: _same_shape(a, ["a", "b"]),
       doc="a + b (what `a + b` between features means).")
-block("sub", _feature("a"), _feature("b"), shape=lambda a: _same_shape(a, ["a", "b"]),
+block("sub", _feature("a"), _feature("b"), invertible=("a", "b"), shape=lambda a: _same_shape(a, ["a", "b"]),
       doc="a - b (what `a - b` between features means).")
 block("mul", _feature("a"), _feature("b"), shape=lambda a: _same_shape(a, ["a", "b"]),
       doc="Elementwise product (what `a * b` between features means).")
@@ -137,8 +137,8 @@ def _reshape_shape(a: ShapeArgs):
     return target
 
 
-block("flatten", _feature(), shape=lambda a: (math.prod(a.shapes["x"]),), doc="Flatten to a vector.")
-block("reshape", _feature(), Param("shape_", "ints", doc="target shape (without batch)"),
+block("flatten", _feature(), invertible=("x",), shape=lambda a: (math.prod(a.shapes["x"]),), doc="Flatten to a vector.")
+block("reshape", _feature(), Param("shape_", "ints", doc="target shape (without batch)"), invertible=("x",),
       shape=_reshape_shape, doc="Reshape to `shape_`; the element count must not change.")
 
 
@@ -153,10 +153,14 @@ def _channels_shape(a: ShapeArgs):
 block("channels", _feature(), Param("start", "int"), Param("stop", "int"), shape=_channels_shape,
       doc="Channels start..stop-1 of a feature.")
 
+# activations that are strictly monotone, hence invertible (relu, swish, silu and gelu are not)
+STRICTLY_MONOTONE = ("leaky_relu", "elu", "tanh", "sigmoid", "softplus")
+
 for _name in ACTIVATIONS:
     if _name == "none":
         continue
     block(_name, _feature(), shape=lambda a: a.shapes["x"], role="activation",
+          invertible=("x",) if _name in STRICTLY_MONOTONE else (),
           doc=f"Elementwise {_name}.")
 
 block("param", Param("shape_", "ints", doc="shape without batch"), Param("init", "float", 0.0),

@@ -49,6 +49,11 @@ def _section(title: str, sigs: dict[str, Signature], intro: str) -> list[str]:
             continue
         args = ", ".join(p.name for p in sig.params)
         lines += [f"### `{name}({args})`", "", sig.doc, ""]
+        if getattr(sig, "invertible", ()):
+            which = ", ".join(f"`{a}`" for a in sig.invertible)
+            given = "from the output alone, part by part" if sig.separable else "given its other arguments"
+            lines += [f"Invertible in {which} {given}: the factorization check reads the argument through the "
+                      f"output (docs/factorization.md, section 2).", ""]
         if getattr(sig, "out_param", None):
             lines += [f"The width `{sig.out_param}` may be left out when the block computes a distribution's "
                       f"parameters directly; the checker fills it in.", ""]
@@ -73,7 +78,8 @@ def render_markdown() -> str:
         "edit by hand. See [language.md](language.md) for how blocks, families and combinators are used.",
         "",
         "Activations usable as blocks (`elu(c[l])`) and as `act = ...` choices: "
-        + ", ".join(f"`{a}`" for a in activations) + ".",
+        + ", ".join(f"`{a}`" for a in activations) + ". Strictly monotone ones are invertible, which the "
+        "factorization check uses: " + ", ".join(f"`{a}`" for a in activations if blocks[a].invertible) + ".",
         "",
     ]
     lines += _section("Blocks", blocks, "Deterministic computations: features in, one feature out.")

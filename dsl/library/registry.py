@@ -53,9 +53,14 @@ def _register(table: dict, sig: Signature) -> Signature:
 
 
 def block(name: str, *params: Param, shape: Callable[[ShapeArgs], Shape], doc: str,
-          out_param: Optional[str] = None, out_kind: str = "channels", role: str = "feature") -> BlockSignature:
-    """Declare a deterministic block."""
-    sig = BlockSignature(name, tuple(params), doc, _caller_module(), shape, out_param, out_kind, role)
+          out_param: Optional[str] = None, out_kind: str = "channels", role: str = "feature",
+          invertible: tuple[str, ...] = (), separable: bool = False) -> BlockSignature:
+    """Declare a deterministic block (`invertible`, `separable`: see :class:`BlockSignature`)."""
+    for p in invertible:
+        if not any(q.name == p and q.kind in ("feature", "features") for q in params):
+            raise ValueError(f"block {name}: invertible argument {p!r} is not one of its feature parameters")
+    sig = BlockSignature(name, tuple(params), doc, _caller_module(), shape, out_param, out_kind, role,
+                         tuple(invertible), separable)
     return _register(_BLOCKS, sig)
 
 

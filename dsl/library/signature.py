@@ -139,12 +139,20 @@ class BlockSignature(Signature):
         out_kind: "vector" when `out_param` is a flat length, "channels" when it is the channel
             count of an image-shaped output.
         role: what the block is, for diagrams: feature, bijector, attention, pseudo, ...
+        invertible: the tensor arguments the output determines once the block's other tensor
+            arguments are known (``x`` of ``affine_rank1(x, cond)``: x = f^-1(y; cond)); for a list
+            argument, each of its elements given the other elements. The factorization check's
+            backward rule reads it (docs/factorization.md, "Invertible features").
+        separable: each element of an `invertible` list argument is determined by the output alone
+            (``concat``: the parts of a concatenation are its slices).
     """
 
     shape_rule: Callable[[ShapeArgs], Shape] = field(default=None, compare=False)
     out_param: Optional[str] = None
     out_kind: str = "channels"
     role: str = "feature"
+    invertible: tuple[str, ...] = ()
+    separable: bool = False
 
 
 @dataclass(frozen=True)

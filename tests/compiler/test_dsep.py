@@ -89,10 +89,16 @@ def test_self_reflective_structure_faithful_when_the_decoder_reads_only_the_last
     assert not report.inverse.missing and report.inverse.summarised
 
 
-def test_self_reflective_structure_unfaithful_when_the_decoder_reads_every_layer():
+def test_self_reflective_structure_rests_on_sufficiency_when_the_decoder_reads_every_layer():
     report = check("sere", all_z=True)
-    v = violations(report)
+    assert not report.violations and not report.faithful
+    v = {r.latent: r for r in report.resting}
     assert set(v) == {"eps[3]", "eps[4]"}
+    # q(eps[3] | z[2], x) is faithful exactly when z[2] carries eps[1] and eps[2] (the decoder reads
+    # z[1] = eps[1] directly); q(eps[4] | z[3], x) needs only z[3] to carry eps[<4]
+    assert v["eps[3]"].sufficiency == ("z[2]",) and v["eps[4]"].sufficiency == ("z[3]",)
+    assert [(a.feature, a.sufficient_for, a.factors) for a in report.sufficiency] == [
+        ("z[2]", ("eps[1]", "eps[2]"), ("eps[3]",)), ("z[3]", ("eps[1]", "eps[2]", "eps[3]"), ("eps[4]",))]
     assert v["eps[3]"].witness == ("eps[3]", "z[3]", "x", "z[1]", "eps[1]")
     assert v["eps[3]"].witness_text == "eps[3] -> z[3] -> x <- z[1] <- eps[1]"
     # conditioning on eps[1] determines z[1] (D-separation), which blocks every path

@@ -9,6 +9,7 @@ import networkx as nx
 import pytest
 import torch
 
+from compiler.dsep import check_posterior_factorization
 from zoo.lower import lower
 from zoo.active_units import active_units
 from zoo.breakdown import elbo_breakdown, mean_breakdown, official_log_likelihood
@@ -151,8 +152,25 @@ def test_factorization_verdict(name):
     mg = compile_spec(name, DVP_SMALL[name])
     assert mg.latent_order[0] == "u"
     assert _unfaithful_factors(mg) == {"z[1]": {"u"}}
-    (assumption,) = mg.spec.assumptions
+    (assumption,) = [a for a in mg.spec.assumptions if not a.sufficient]
     assert (assumption.left, assumption.right, assumption.given) == (("z[1]",), ("u",), ("x",))
+    # on the graph the check decides on, the posteriors read z[<l] only through the top-down state,
+    # which the likelihood's aggregation (eq. 18) bypasses: each factor rests on the state's sufficiency
+    report = check_posterior_factorization(mg, inverse=False)
+    assert report.faithful and not report.exact
+    assert [v.latent for v in report.violations] == ["z[1]"]
+    state = "c" if name == "dvp_nvae" else "s"
+    assert {a.feature for a in report.sufficiency} <= {f"{state}[{l}]" for l in range(2, 100)}
+    assert all(a.acknowledged for a in report.sufficiency)
+
+
+@pytest.mark.parametrize("name,state", [("dvp_mnist", "s"), ("dvp_nvae", "c")])
+def test_full_size_dvp_rests_on_the_sufficiency_of_its_top_down_state(name, state):
+    report = check_posterior_factorization(compile_spec(name), inverse=False)
+    layers = len([v for v in report.order if v.startswith("z[")])
+    features = [a.feature for a in report.sufficiency]
+    assert features[0] == f"{state}[2]" and set(features) <= {f"{state}[{l}]" for l in range(2, layers + 1)}
+    assert all(a.acknowledged for a in report.sufficiency) and report.faithful
 
 
 def test_vampprior_ladder_is_faithful():
