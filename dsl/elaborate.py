@@ -162,12 +162,33 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                 continue
             self.constant_spans[s.name] = s.span
             if s.name in self.overrides:
-                self.constants[s.name] = self.overrides[s.name]
-                self._check_enumerated_override(s)
+                if self._override_fits(s):
+                    self.constants[s.name] = self.overrides[s.name]
+                    self._check_enumerated_override(s)
             else:
                 value = self.const(s.value, {})
                 if not isinstance(value, _Bad):
                     self.constants[s.name] = value
+
+    def _override_fits(self, s: ast.LetDecl) -> bool:
+        """A --set value must be of the kind the spec's own value is (an integer for `let L = 16`).
+
+        Otherwise one error says so, and the spec's own value is kept, so that the mistake does
+        not cascade into an error at every use of the constant.
+        """
+        default = self.const(s.value, {})
+        if isinstance(default, _Bad) or (isinstance(s.value, ast.Call) and s.value.func == "one_of"):
+            return True
+        value = self.overrides[s.name]
+        kind = _value_kind(default)
+        if kind is None or _value_kind(value) == kind or (kind == "a number" and _value_kind(value) == "an integer"):
+            return True
+        shown = value if isinstance(value, str) else _shown(value)
+        self.error(s.value.span, f"--set {s.name}={shown}: '{shown}' is not a valid {kind.split(' ', 1)[1]} for {s.name}",
+                   hint=f"the spec sets {s.name} to {kind} here, e.g. --set {s.name}={_shown(default)}",
+                   code="bad-override")
+        self.constants[s.name] = default
+        return False
 
     def _check_enumerated_override(self, s: ast.LetDecl) -> None:
         """`let kind = one_of("dct", ["dct", "downsample"])` declares the values a --set may give."""
@@ -431,6 +452,30 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                 return tuple(result)
             out.append(Assumption(nodes(s.left, True), nodes(s.right), nodes(s.given), s.reason, s.span))
         return out
+
+
+def _value_kind(value: Any) -> Optional[str]:
+    """The kind of a constant, as --set errors name it."""
+    if isinstance(value, bool):
+        return "a boolean (true or false)"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, tuple):
+        return "a list"
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A constant as it is written on the command line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ",".join(_shown(v) for v in value) + "]"
+    return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
 def _context(env: dict[str, int]) -> str:
