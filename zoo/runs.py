@@ -133,8 +133,9 @@ def write_run_files(run_dir: str, spec: dict, recipe: dict, config: TrainConfig,
 def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, data: Optional[str] = None,
                     data_root: Optional[str] = None, recipe: Optional[str] = None, recipe_sets: Sequence[str] = (),
                     epochs: Optional[int] = None, steps: Optional[int] = None, download: bool = False,
-                    ctx=None) -> RunSetup:
-    """Compile the spec, resolve the recipe, load the data and create the run folder.
+                    ctx=None, max_parameters: Optional[int] = None) -> RunSetup:
+    """Compile the spec, resolve the recipe, check the model's size (`zoo.budget`), load the data and
+    create the run folder.
 
     Raises:
         ZooError, SpecError: the spec, recipe, data or output folder is unusable.
@@ -156,6 +157,10 @@ def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, da
         raise ZooError(f"recipe file not found: {recipe}")
     config, edited = resolve_train_config(recipe_path=recipe_file, recipe_sets=recipe_sets, epochs=epochs,
                                           steps=steps, data=data)
+    from .budget import check_budget
+
+    check_budget(mg, max_parameters=max_parameters, batch_size=config.batch_size, training=True,
+                 device=str(ctx.device) if ctx is not None else None)
     name = _data_name(config.data, mg)
     if config.data != name:
         config = config.replace(data=name)
