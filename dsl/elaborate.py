@@ -8,6 +8,7 @@ every diagnostic it found.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Mapping, Optional, Union
 
@@ -15,7 +16,8 @@ from . import ast
 from . import library as lib
 from .errors import Diagnostic, SpecError, SpecSemanticError
 from .binding import BindingMixin
-from .expressions import ExpressionMixin, _Bad, _BAD, _describe, _is_tensor
+from .expressions import ExpressionMixin, SpecTooLarge, _Bad, _BAD, _describe, _is_tensor
+from .limits import MAX_ELEMENTS, MAX_NODES
 from .parser import parse_spec
 from .values import (ArrayInfo, Assumption, Combine, ConcreteSpec, Const, Dist, Factor, Feature, Invalid, ListValue,
                      NodeRef, Origin, Value, Variable, node_name)
@@ -107,6 +109,12 @@ class _Elaborator(ExpressionMixin, BindingMixin):
 
     # -- driver ------------------------------------------------------------------------------
     def run(self) -> Optional[ConcreteSpec]:
+        try:
+            return self._run()
+        except SpecTooLarge:  # reported where the limit was crossed; the rest would only be slow
+            return None
+
+    def _run(self) -> Optional[ConcreteSpec]:
         stmts = self.spec.statements
         header = {type(s): s for s in stmts if isinstance(s, (ast.ModelDecl, ast.PaperDecl, ast.DatasetDecl))}
         for s in stmts:
@@ -115,6 +123,8 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                            hint="load the file with dsl.load_spec(path)", code="unresolved-import")
         self._constants(stmts)
         self._declare_arrays(stmts)
+        if not self._few_enough_nodes():
+            return None
         features: dict[str, Feature] = {}
         factors: list[Factor] = []
         assumptions: list[Assumption] = []
@@ -264,6 +274,18 @@ class _Elaborator(ExpressionMixin, BindingMixin):
             if isinstance(s, ast.FeatureDecl):
                 self.groups[name] = tuple(g.name for g in s.groups)
 
+    def _few_enough_nodes(self) -> bool:
+        """At most :data:`dsl.limits.MAX_NODES` variables and features; else one error at the largest array."""
+        sizes = {name: len(info.indices) if info.indices else 1 for name, info in self.arrays.items()}
+        total = sum(sizes.values())
+        if total <= MAX_NODES:
+            return True
+        largest = max(sizes, key=sizes.get)
+        self.error(self.arrays[largest].span, f"the spec declares {total:,} variables and features ('{largest}' alone has "
+                                              f"{sizes[largest]:,}); at most {MAX_NODES:,} are compiled",
+                   hint="use fewer layers", code="spec-too-large")
+        return False
+
     def _expansion(self, target: ast.Target):
         """(index, env) pairs for a statement's target, and its Origin fields."""
         idx = target.index
@@ -298,6 +320,10 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                                                                 and d > 0 for d in shape)):
                 self.error(s.shape.span, f"the shape of {name} must be a list of positive integers "
                                          f"such as [32] or [3, 32, 32], got {shape!r}", code="bad-shape")
+                continue
+            if math.prod(shape) > MAX_ELEMENTS:
+                self.error(s.shape.span, f"{name} has shape {list(shape)}: {math.prod(shape):,} elements per example; "
+                                         f"a variable has at most {MAX_ELEMENTS:,}", code="bad-shape")
                 continue
             if len(shape) not in (1, 3):
                 self.error(s.shape.span, f"{name} has shape {list(shape)}: variables are vectors [n] or "
