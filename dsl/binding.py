@@ -143,7 +143,7 @@ class BindingMixin:
                     ok = False
                     continue
                 checked = self._check_kind(sig, p, v)
-                if checked is not None and isinstance(sig, lib.BlockSignature) and isinstance(checked, Const) \
+                if checked is not None and isinstance(checked, Const) \
                         and p.kind in ("int", "ints", "float"):
                     problem = violation(p.name, p.kind, checked.value)
                     if problem is not None:

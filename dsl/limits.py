@@ -64,10 +64,10 @@ def violation(param: str, kind: str, value: Any) -> Optional[str]:
         rule = CONSTRAINTS.get(param)
         if rule is not None and not rule[1](v):
             return f"must be {rule[0]}, got {v!r}"
-        if kind in ("int", "ints") and abs(v) > MAX_SIZE:
-            return f"must be at most {MAX_SIZE:,} in size, got {v:,}"
         if param in _REPEATS and v > MAX_REPEATS:
             return f"repeats a module at most {MAX_REPEATS:,} times, got {v:,}"
+        if kind in ("int", "ints") and abs(v) > MAX_SIZE:
+            return f"must be at most {MAX_SIZE:,} in size, got {v:,}"
         if param == "steps" and v > MAX_STEPS:
             return f"must be at most {MAX_STEPS:,}, got {v:,}"
     if param == "shape_" and isinstance(value, tuple) and not value:
