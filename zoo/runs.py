@@ -210,8 +210,12 @@ def prepare_resume(run_dir: str, *, data_root: Optional[str] = None, recipe_sets
 
     if not os.path.isdir(run_dir):
         raise ZooError(f"--resume expects a run folder written by `zoo train`, got {run_dir}")
-    ckpt = load_checkpoint(checkpoint_path(run_dir))
+    from .checkpoint_schema import EMA, EVAL, RESUME, model_problems, require
+
+    path = checkpoint_path(run_dir)
+    ckpt = load_checkpoint(path, needs=(EMA, EVAL, RESUME))
     model, mg = rebuild_model(ckpt)
+    require(model_problems(ckpt, model), path, (EMA, RESUME))
     model.train()
     stored = ckpt["config"]
     TrainConfig.from_dict(stored)  # a damaged or foreign config is refused before anything else
@@ -243,13 +247,19 @@ def prepare_resume(run_dir: str, *, data_root: Optional[str] = None, recipe_sets
     return RunSetup(model, mg, config, train_data, valid_data, run_dir, meta, ckpt, tuple(notes))
 
 
-def open_trained_model(run_or_ckpt: str, *, use_ema: bool = True):
+def open_trained_model(run_or_ckpt: str, *, use_ema: bool = True, for_eval: bool = False):
     """A trained model from a run folder or checkpoint file.
+
+    Optimizer, RNG and progress state are not needed, so a checkpoint whose only damage is there
+    still opens; the EMA is needed when used, the data name and config when `for_eval`.
 
     Returns:
         ``(model, mg, ckpt, weights)`` with ``weights`` = ``"ema"`` or ``"model"``.
     """
-    ckpt = load_checkpoint(checkpoint_path(run_or_ckpt))
+    from .checkpoint_schema import EMA, EVAL
+
+    needs = ((EMA,) if use_ema else ()) + ((EVAL,) if for_eval else ())
+    ckpt = load_checkpoint(checkpoint_path(run_or_ckpt), needs=needs)
     weights = "ema" if use_ema and ckpt.get("ema") else "model"
     model, mg = rebuild_model(ckpt, weights=weights)
     return model, mg, ckpt, weights
