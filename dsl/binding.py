@@ -12,6 +12,7 @@ from typing import Optional
 from . import ast
 from . import library as lib
 from .expressions import _CONSTANT_FUNCTIONS, _describe, _is_number, _is_tensor
+from .limits import violation
 from .values import Apply, Combine, Const, Dist, FactorRefValue, Invalid, ListValue, Symbol, Value, Variable
 
 __all__ = ["BindingMixin"]
@@ -142,6 +143,13 @@ class BindingMixin:
                     ok = False
                     continue
                 checked = self._check_kind(sig, p, v)
+                if checked is not None and isinstance(checked, Const) \
+                        and p.kind in ("int", "ints", "float"):
+                    problem = violation(p.name, p.kind, checked.value)
+                    if problem is not None:
+                        self.error(checked.span, f"{sig.name}(): '{p.name}' {problem}", code="bad-value",
+                                   hint=f"{p.name}: {p.doc}" if p.doc else None)
+                        checked = None
                 if checked is None:
                     ok = False
                     continue

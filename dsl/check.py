@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from . import ast
-from .depends import Dependencies
+from .depends import Dependencies, direct_reads
 from .elaborate import elaborate_collect
 from .errors import Diagnostic, SpecSemanticError
 from .shapes import ShapeMixin
@@ -63,6 +63,39 @@ def checked(spec: ast.Spec, overrides: Optional[Mapping[str, Any]] = None):
     return concrete, shapes, [d for d in diagnostics if not d.is_error]
 
 
+def _dependencies_first(features) -> list[str]:
+    """Feature names, each after the features it reads, then every name in declaration order.
+
+    Inferring shapes in the first order never recurses through a chain of earlier layers (a chain
+    of 400 contexts `c[l] = f(c[l-1])` would otherwise exceed Python's recursion limit); features
+    on a cycle are left to the second, so that the cycle is reported from its first declared
+    feature, as before. An iterative depth-first search, for the same reason.
+    """
+    order, done, cyclic = [], set(), set()
+    for root in features:
+        if root in done:
+            continue
+        done.add(root)
+        path = [root]
+        stack = [iter(_feature_reads(features, root))]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                order.append(path.pop())
+            elif child in path:
+                cyclic.update(path[path.index(child):])
+            elif child not in done:
+                done.add(child)
+                path.append(child)
+                stack.append(iter(_feature_reads(features, child)))
+    return [n for n in order if n not in cyclic] + list(features)
+
+
+def _feature_reads(features, name: str) -> list[str]:
+    return [r.node for r in direct_reads(features[name].value) if getattr(r, "node", None) in features]
+
+
 def check_concrete(concrete: ConcreteSpec) -> list[Diagnostic]:
     return [d.with_source(concrete.sources) for d in _Checker(concrete).run()]
 
@@ -105,7 +138,7 @@ class _Checker(ShapeMixin):
         for v in self.spec.variables.values():
             self.shapes[v.name] = v.shape
         self._completeness()
-        for name in self.spec.features:
+        for name in _dependencies_first(self.spec.features):
             self.feature_shape(name)
         for f in self.spec.factors:
             self._dist(f.value, f)

@@ -8,6 +8,7 @@ every diagnostic it found.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Mapping, Optional, Union
 
@@ -15,7 +16,8 @@ from . import ast
 from . import library as lib
 from .errors import Diagnostic, SpecError, SpecSemanticError
 from .binding import BindingMixin
-from .expressions import ExpressionMixin, _Bad, _BAD, _describe, _is_tensor
+from .expressions import ExpressionMixin, SpecTooLarge, _Bad, _BAD, _describe, _is_tensor
+from .limits import MAX_ELEMENTS, MAX_NODES
 from .parser import parse_spec
 from .values import (ArrayInfo, Assumption, Combine, ConcreteSpec, Const, Dist, Factor, Feature, Invalid, ListValue,
                      NodeRef, Origin, Value, Variable, node_name)
@@ -107,6 +109,12 @@ class _Elaborator(ExpressionMixin, BindingMixin):
 
     # -- driver ------------------------------------------------------------------------------
     def run(self) -> Optional[ConcreteSpec]:
+        try:
+            return self._run()
+        except SpecTooLarge:  # reported where the limit was crossed; the rest would only be slow
+            return None
+
+    def _run(self) -> Optional[ConcreteSpec]:
         stmts = self.spec.statements
         header = {type(s): s for s in stmts if isinstance(s, (ast.ModelDecl, ast.PaperDecl, ast.DatasetDecl))}
         for s in stmts:
@@ -115,6 +123,8 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                            hint="load the file with dsl.load_spec(path)", code="unresolved-import")
         self._constants(stmts)
         self._declare_arrays(stmts)
+        if not self._few_enough_nodes():
+            return None
         features: dict[str, Feature] = {}
         factors: list[Factor] = []
         assumptions: list[Assumption] = []
@@ -162,12 +172,33 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                 continue
             self.constant_spans[s.name] = s.span
             if s.name in self.overrides:
-                self.constants[s.name] = self.overrides[s.name]
-                self._check_enumerated_override(s)
+                if self._override_fits(s):
+                    self.constants[s.name] = self.overrides[s.name]
+                    self._check_enumerated_override(s)
             else:
                 value = self.const(s.value, {})
                 if not isinstance(value, _Bad):
                     self.constants[s.name] = value
+
+    def _override_fits(self, s: ast.LetDecl) -> bool:
+        """A --set value must be of the kind the spec's own value is (an integer for `let L = 16`).
+
+        Otherwise one error says so, and the spec's own value is kept, so that the mistake does
+        not cascade into an error at every use of the constant.
+        """
+        default = self.const(s.value, {})
+        if isinstance(default, _Bad) or (isinstance(s.value, ast.Call) and s.value.func == "one_of"):
+            return True
+        value = self.overrides[s.name]
+        kind = _value_kind(default)
+        if kind is None or _value_kind(value) == kind or (kind == "a number" and _value_kind(value) == "an integer"):
+            return True
+        shown = value if isinstance(value, str) else _shown(value)
+        self.error(s.value.span, f"--set {s.name}={shown}: '{shown}' is not a valid {kind.split(' ', 1)[1]} for {s.name}",
+                   hint=f"the spec sets {s.name} to {kind} here, e.g. --set {s.name}={_shown(default)}",
+                   code="bad-override")
+        self.constants[s.name] = default
+        return False
 
     def _check_enumerated_override(self, s: ast.LetDecl) -> None:
         """`let kind = one_of("dct", ["dct", "downsample"])` declares the values a --set may give."""
@@ -243,6 +274,18 @@ class _Elaborator(ExpressionMixin, BindingMixin):
             if isinstance(s, ast.FeatureDecl):
                 self.groups[name] = tuple(g.name for g in s.groups)
 
+    def _few_enough_nodes(self) -> bool:
+        """At most :data:`dsl.limits.MAX_NODES` variables and features; else one error at the largest array."""
+        sizes = {name: len(info.indices) if info.indices else 1 for name, info in self.arrays.items()}
+        total = sum(sizes.values())
+        if total <= MAX_NODES:
+            return True
+        largest = max(sizes, key=sizes.get)
+        self.error(self.arrays[largest].span, f"the spec declares {total:,} variables and features ('{largest}' alone has "
+                                              f"{sizes[largest]:,}); at most {MAX_NODES:,} are compiled",
+                   hint="use fewer layers", code="spec-too-large")
+        return False
+
     def _expansion(self, target: ast.Target):
         """(index, env) pairs for a statement's target, and its Origin fields."""
         idx = target.index
@@ -277,6 +320,10 @@ class _Elaborator(ExpressionMixin, BindingMixin):
                                                                 and d > 0 for d in shape)):
                 self.error(s.shape.span, f"the shape of {name} must be a list of positive integers "
                                          f"such as [32] or [3, 32, 32], got {shape!r}", code="bad-shape")
+                continue
+            if math.prod(shape) > MAX_ELEMENTS:
+                self.error(s.shape.span, f"{name} has shape {list(shape)}: {math.prod(shape):,} elements per example; "
+                                         f"a variable has at most {MAX_ELEMENTS:,}", code="bad-shape")
                 continue
             if len(shape) not in (1, 3):
                 self.error(s.shape.span, f"{name} has shape {list(shape)}: variables are vectors [n] or "
@@ -431,6 +478,30 @@ class _Elaborator(ExpressionMixin, BindingMixin):
             out.append(Assumption(nodes(s.left, True), nodes(s.right), nodes(s.given), s.reason, s.span,
                                   s.sufficient))
         return out
+
+
+def _value_kind(value: Any) -> Optional[str]:
+    """The kind of a constant, as --set errors name it."""
+    if isinstance(value, bool):
+        return "a boolean (true or false)"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, tuple):
+        return "a list"
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A constant as it is written on the command line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ",".join(_shown(v) for v in value) + "]"
+    return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
 def _context(env: dict[str, int]) -> str:

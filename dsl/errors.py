@@ -20,12 +20,21 @@ from .ast import Span
 __all__ = ["Diagnostic", "SpecError", "SpecSyntaxError", "SpecSemanticError", "render_excerpt"]
 
 
+_MAX_EXCERPT = 120  # characters of a long source line shown around the caret
+
+
 def render_excerpt(span: Span, line_text: str) -> str:
     """The source line with a caret under the span (clipped to that line)."""
     number = str(span.line)
     gutter = " " * len(number)
     start = max(span.column - 1, 0)
     end = span.end_column - 1 if span.end_line == span.line else len(line_text)
+    if len(line_text) > _MAX_EXCERPT:  # a window around the caret, not a megabyte of one line
+        left = max(0, min(start - _MAX_EXCERPT // 2, len(line_text) - _MAX_EXCERPT))
+        right = left + _MAX_EXCERPT
+        shown = ("..." if left else "") + line_text[left:right] + ("..." if right < len(line_text) else "")
+        shift = left - (3 if left else 0)
+        line_text, start, end = shown, start - shift, min(end, right) - shift
     width = max(1, min(end, len(line_text)) - start)
     return f"  {number} | {line_text}\n  {gutter} | {' ' * start}{'^' * width}"
 

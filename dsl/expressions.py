@@ -12,9 +12,10 @@ from typing import Any, Optional
 
 from . import ast
 from . import library as lib
+from .limits import MAX_READS
 from .values import Apply, Combine, Const, Dist, FactorRefValue, Invalid, ListValue, NodeRef, Symbol, Value, Variable, node_name
 
-__all__ = ["ExpressionMixin", "MAX_BITS", "MAX_ITEMS"]
+__all__ = ["ExpressionMixin", "MAX_BITS", "MAX_ITEMS", "SpecTooLarge"]
 
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
           "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
@@ -31,6 +32,10 @@ MAX_BITS = 4096
 MAX_ITEMS = 10_000
 
 _CONSTANT_FUNCTIONS = ("one_of", "min", "max")
+
+class SpecTooLarge(Exception):
+    """Stops elaboration at a size limit (the located error is already reported)."""
+
 
 class _Bad:
     """Marks a constant whose evaluation failed (the error is already reported)."""
@@ -179,7 +184,8 @@ class ExpressionMixin:
                 return self.error(e.span, f"'{name}' is not indexed; write '{name}'", code="not-an-array")
             return NodeRef(e.span, name, e.group)
         if e.index is None:
-            return ListValue(e.span, tuple(NodeRef(e.span, node_name(name, i), e.group) for i in info.indices))
+            return self._counted(ListValue(e.span, tuple(NodeRef(e.span, node_name(name, i), e.group)
+                                                         for i in info.indices)))
         idx = e.index
         if isinstance(idx, ast.IndexAt):
             i = self._int(idx.at, env)
@@ -199,15 +205,27 @@ class ExpressionMixin:
             if missing:
                 return self.error(e.span, f"'{name}[{lo}..{hi}]' includes undefined element {missing[0]}; "
                                           f"'{name}' is {info.describe()}", code="index-out-of-range")
-            return ListValue(e.span, tuple(NodeRef(e.span, node_name(name, i), e.group) for i in range(lo, hi + 1)))
+            return self._counted(ListValue(e.span, tuple(NodeRef(e.span, node_name(name, i), e.group)
+                                                         for i in range(lo, hi + 1))))
         if isinstance(idx, ast.IndexRelation):
             bound = self._int(idx.bound, env)
             if bound is None:
                 return Invalid(e.span)
             keep = [i for i in info.indices if _COMPARE[idx.relation](i, bound)]
-            return ListValue(e.span, tuple(NodeRef(e.span, node_name(name, i), e.group) for i in keep))
+            return self._counted(ListValue(e.span, tuple(NodeRef(e.span, node_name(name, i), e.group) for i in keep)))
         return self.error(idx.span, "an index variable can only be bound in the target of a statement",
                           code="misplaced-binder")
+
+    def _counted(self, refs: ListValue) -> Value:
+        """Count the references a range expands to (`z[<l]` in a statement over l in 1..L reads
+        L^2/2 nodes); past :data:`dsl.limits.MAX_READS` in the whole spec, report it here, once."""
+        self.reads = getattr(self, "reads", 0) + len(refs.items)
+        if self.reads <= MAX_READS:
+            return refs
+        self.error(refs.span, f"the spec's references expand to more than {MAX_READS:,} nodes read (this one "
+                              f"reads {len(refs.items):,}); the model is too large to compile",
+                   hint="use fewer layers (a smaller range) or read fewer earlier layers", code="spec-too-large")
+        raise SpecTooLarge()
 
     def _range_ok(self, lo: int, hi: int, span) -> bool:
         if hi - lo + 1 > MAX_ITEMS:

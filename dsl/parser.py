@@ -17,6 +17,7 @@ from lark.exceptions import VisitError
 
 from . import ast
 from .errors import Diagnostic, SpecSemanticError, SpecSyntaxError
+from .source import import_target, read_spec_file
 from .syntax_errors import SYNTAX_ERRORS, TOKEN_NAMES
 from .transform import ToAst
 
@@ -79,6 +80,7 @@ def parse_spec(text: str, *, path: Optional[str] = None) -> ast.Spec:
         tree = parser.parse(text)
     except UnexpectedInput as err:
         raise SpecSyntaxError([_syntax_diagnostic(err, text, path)]) from None
+    _check_depth(tree, text, path)
     try:
         statements = ToAst(path).transform(tree)
     except VisitError as err:
@@ -126,13 +128,7 @@ def _load(path: str, stack: tuple[str, ...], sources: dict[str, str],
         chain = " -> ".join(stack + (path,))
         raise SpecSemanticError([Diagnostic(f"import cycle: {chain}", importer.span if importer else None,
                                             code="import-cycle").with_source(sources)])
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as err:
-        span = importer.span if importer else None
-        msg = f"cannot read spec file '{path}': {err.strerror or err}"
-        raise SpecSemanticError([Diagnostic(msg, span, code="missing-file").with_source(sources)]) from None
+    text = read_spec_file(path, importer=importer.span if importer else None, sources=sources)
     sources[path] = text
     spec = parse_spec(text, path=path)
     out: list[ast.Statement] = []
@@ -146,7 +142,7 @@ def _load(path: str, stack: tuple[str, ...], sources: dict[str, str],
                 f"cannot import \"{stmt.path}\": a spec imports other .hvae files, by a path relative to itself",
                 stmt.span, hint='e.g. import "base.hvae" or import "../common/base.hvae"',
                 code="bad-import").with_source(sources)])
-        target = os.path.normpath(os.path.join(os.path.dirname(path), stmt.path))
+        target = import_target(path, stmt.path, stmt.span, sources)
         imported = _load(target, stack + (path,), sources, stmt)
         out.extend(_rebind(imported, stmt, sources))
     return out
@@ -188,9 +184,91 @@ def _merge_headers(statements: list[ast.Statement], root: str) -> tuple[ast.Stat
                  if not isinstance(s, header_types) or keep[type(s)][1] == i)
 
 
+# -- nesting depth ------------------------------------------------------------------------------
+
+# The deepest parse tree accepted. Lark's transformer and the elaborator recurse once or twice per
+# level, so this bound keeps them far from Python's recursion limit; hand-written expressions
+# are rarely deeper than 10 (the zoo's deepest statement is 13 levels, counting the statement).
+MAX_DEPTH = 100
+
+
+def _check_depth(tree, text: str, path: str) -> None:
+    """Refuse a parse tree deeper than :data:`MAX_DEPTH`, located at the first node too deep.
+
+    Walks the tree with an explicit stack: ``((((...))))`` x 2,000 or 500 unary minuses must give
+    an error, not a `RecursionError`.
+    """
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            line, column = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            span = ast.Span(path, line, column, line, column + 1)
+            lines = text.splitlines()
+            raise SpecSyntaxError([Diagnostic(
+                f"this expression is nested more than {MAX_DEPTH} levels deep (parentheses, operators, calls "
+                f"or lists inside each other)", span, hint="split it into `let` constants or features",
+                code="too-deep", line_text=lines[line - 1] if 0 < line <= len(lines) else "")])
+        stack.extend((child, depth + 1) for child in node.children if hasattr(child, "children"))
+
+
 # -- syntax error messages ----------------------------------------------------------------------
 
+_OPENING = {"(": ")", "[": "]"}
+
+
+def _unclosed_bracket(text: str, end: int) -> Optional[tuple[int, str]]:
+    """(offset, bracket) of the innermost '(' or '[' before `end` that is never closed there, or None.
+
+    Comments and strings are skipped the way the lexer skips them.
+    """
+    stack: list[tuple[int, str]] = []
+    i = 0
+    while i < end:
+        ch = text[i]
+        if ch == "#":
+            nl = text.find("\n", i)
+            i = end if nl < 0 else nl
+            continue
+        if ch == '"':
+            close = text.find('"', i + 1)
+            nl = text.find("\n", i + 1)
+            if close >= 0 and (nl < 0 or close < nl):
+                i = close + 1
+                continue
+        if ch in _OPENING:
+            stack.append((i, ch))
+        elif stack and ch == _OPENING[stack[-1][1]]:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
+
+
+def _unclosed_diagnostic(err: UnexpectedInput, text: str, path: str) -> Optional[Diagnostic]:
+    """A bracket left open until a new statement (or the end of the file) is reported where it opened."""
+    if isinstance(err, UnexpectedEOF):
+        end = len(text)
+    elif isinstance(err, UnexpectedToken) and (err.token.type == "$END" or err.token.type in _STATEMENT_KEYWORDS):
+        end = len(text) if err.token.type == "$END" else err.token.start_pos
+    else:
+        return None
+    opened = _unclosed_bracket(text, end)
+    if opened is None:
+        return None
+    offset, bracket = opened
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    found = "the end of the file" if end == len(text) else f"'{err.token}' at {err.token.line}:{err.token.column}"
+    return Diagnostic(f"this '{bracket}' is never closed", ast.Span(path, line, column, line, column + 1),
+                      hint=f"add '{_OPENING[bracket]}' before {found}", code="syntax",
+                      line_text=text.splitlines()[line - 1])
+
+
 def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    unclosed = _unclosed_diagnostic(err, text, path)
+    if unclosed is not None:
+        return unclosed
     line, column = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         lines = text.splitlines() or [""]

@@ -60,6 +60,9 @@ class ShapeMixin:
             shape = self.feature_shape(v.node)
             if shape is None or v.group is None:
                 return shape
+            if v.key not in self.shapes:  # another statement of the array declares the groups
+                self.error(v.span, f"{v.node} has no channel group '{v.group}': its statement declares no "
+                                   f"`split (...)`", code="unknown-group")
             return self.shapes.get(v.key)
         if isinstance(v, Apply):
             sig = lib.lookup(v.block, "block")

@@ -26,7 +26,7 @@ import hashlib
 import os
 import random
 import tempfile
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import numpy as np
 import torch
@@ -39,7 +39,6 @@ __all__ = ["FORMAT", "VERSION", "CHECKPOINT_NAME", "checkpoint_path", "save_chec
 FORMAT = "hvae-zoo-checkpoint"
 VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
-_REQUIRED = {"spec": dict, "config": dict, "model": dict, "progress": dict}
 
 
 def sha256_text(text: str) -> str:
@@ -125,7 +124,10 @@ def rebuild_model(ckpt: dict, *, weights: str = "model"):
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise ZooError(f"the checkpoint's weights do not fit the model its spec builds: {str(err)[:600]}") from None
+        field = "ema.shadow" if weights == "ema" else "model"
+        hint = "\nthe raw weights may still be usable: evaluate or sample with --no-ema" if weights == "ema" else ""
+        raise ZooError(f"the checkpoint's weights (field '{field}') do not fit the model its spec builds: "
+                       f"{str(err)[:600]}{hint}") from None
     model.eval()
     return model, mg
 
@@ -189,11 +191,14 @@ def save_checkpoint(payload: dict, path: str) -> None:
         pass
 
 
-def load_checkpoint(path: str, *, map_location: Any = "cpu") -> dict:
+def load_checkpoint(path: str, *, map_location: Any = "cpu", needs: Iterable[str] = ("weights",)) -> dict:
     """Read and validate a checkpoint (a file, or a run folder holding ``checkpoint.pt``).
 
     Only tensors and plain data are accepted (``torch.load(weights_only=True)``): a file that
-    would need to run code to load is refused, never executed.
+    would need to run code to load is refused, never executed. Every field is then checked
+    against the schema (:mod:`zoo.checkpoint_schema`); a wrong field that `needs` depends on
+    (``"weights"``, ``"ema"``, ``"eval"``, ``"resume"``) is refused with its name and whether the
+    weights are still usable.
 
     Raises:
         ZooError: missing file; unreadable, truncated or corrupt data; a file that is not a zoo
@@ -219,13 +224,13 @@ def load_checkpoint(path: str, *, map_location: Any = "cpu") -> dict:
     if not isinstance(data.get("version"), int) or data["version"] > VERSION:
         raise ZooError(f"{path} has checkpoint format version {data.get('version')!r}; this zoo reads "
                        f"versions up to {VERSION} (upgrade hvae-zoo)")
-    for key, kind in _REQUIRED.items():
-        if not isinstance(data.get(key), kind):
-            raise ZooError(f"{path} is damaged: its '{key}' entry is missing or malformed")
+    from .checkpoint_schema import WEIGHTS, require, structural_problems
+
+    require(structural_problems(data), path, {WEIGHTS, *needs})
     spec = data["spec"]
-    files = spec.get("files")
-    if not isinstance(files, dict) or spec.get("main") not in files:
-        raise ZooError(f"{path} is damaged: its spec text is missing")
+    files = spec["files"]
+    if spec["main"] not in files:
+        raise ZooError(f"{path} is damaged: its spec text is missing (field 'spec.main' names no file of 'spec.files')")
     for rel, text in files.items():
         if sha256_text(text) != spec.get("files_sha256", {}).get(rel):
             raise ZooError(f"{path}: the stored text of spec file '{rel}' does not match its sha256; "

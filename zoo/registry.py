@@ -164,13 +164,14 @@ def create_model(name_or_path: str, **overrides: Any):
         A :class:`zoo.model.HierarchicalVAE`.
 
     Raises:
-        ZooError, SpecError: as :func:`compile_spec`.
+        ZooError, SpecError: as :func:`compile_spec`; or the model is above the budget of
+            :func:`zoo.budget.check_budget` (checked before any weight is allocated).
 
     Example:
         >>> model = create_model("vae")
         >>> model.num_parameters() > 0
         True
     """
-    from zoo.lower import lower
+    from .budget import lower_checked
 
-    return lower(compile_spec(name_or_path, overrides))
+    return lower_checked(compile_spec(name_or_path, overrides))

@@ -133,8 +133,9 @@ def write_run_files(run_dir: str, spec: dict, recipe: dict, config: TrainConfig,
 def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, data: Optional[str] = None,
                     data_root: Optional[str] = None, recipe: Optional[str] = None, recipe_sets: Sequence[str] = (),
                     epochs: Optional[int] = None, steps: Optional[int] = None, download: bool = False,
-                    ctx=None) -> RunSetup:
-    """Compile the spec, resolve the recipe, load the data and create the run folder.
+                    ctx=None, max_parameters: Optional[int] = None) -> RunSetup:
+    """Compile the spec, resolve the recipe, check the model's size (`zoo.budget`), load the data and
+    create the run folder.
 
     Raises:
         ZooError, SpecError: the spec, recipe, data or output folder is unusable.
@@ -156,6 +157,10 @@ def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, da
         raise ZooError(f"recipe file not found: {recipe}")
     config, edited = resolve_train_config(recipe_path=recipe_file, recipe_sets=recipe_sets, epochs=epochs,
                                           steps=steps, data=data)
+    from .budget import check_budget
+
+    check_budget(mg, max_parameters=max_parameters, batch_size=config.batch_size, training=True,
+                 device=str(ctx.device) if ctx is not None else None)
     name = _data_name(config.data, mg)
     if config.data != name:
         config = config.replace(data=name)
@@ -205,8 +210,12 @@ def prepare_resume(run_dir: str, *, data_root: Optional[str] = None, recipe_sets
 
     if not os.path.isdir(run_dir):
         raise ZooError(f"--resume expects a run folder written by `zoo train`, got {run_dir}")
-    ckpt = load_checkpoint(checkpoint_path(run_dir))
+    from .checkpoint_schema import EMA, EVAL, RESUME, model_problems, require
+
+    path = checkpoint_path(run_dir)
+    ckpt = load_checkpoint(path, needs=(EMA, EVAL, RESUME))
     model, mg = rebuild_model(ckpt)
+    require(model_problems(ckpt, model), path, (EMA, RESUME))
     model.train()
     stored = ckpt["config"]
     TrainConfig.from_dict(stored)  # a damaged or foreign config is refused before anything else
@@ -238,13 +247,19 @@ def prepare_resume(run_dir: str, *, data_root: Optional[str] = None, recipe_sets
     return RunSetup(model, mg, config, train_data, valid_data, run_dir, meta, ckpt, tuple(notes))
 
 
-def open_trained_model(run_or_ckpt: str, *, use_ema: bool = True):
+def open_trained_model(run_or_ckpt: str, *, use_ema: bool = True, for_eval: bool = False):
     """A trained model from a run folder or checkpoint file.
+
+    Optimizer, RNG and progress state are not needed, so a checkpoint whose only damage is there
+    still opens; the EMA is needed when used, the data name and config when `for_eval`.
 
     Returns:
         ``(model, mg, ckpt, weights)`` with ``weights`` = ``"ema"`` or ``"model"``.
     """
-    ckpt = load_checkpoint(checkpoint_path(run_or_ckpt))
+    from .checkpoint_schema import EMA, EVAL
+
+    needs = ((EMA,) if use_ema else ()) + ((EVAL,) if for_eval else ())
+    ckpt = load_checkpoint(checkpoint_path(run_or_ckpt), needs=needs)
     weights = "ema" if use_ema and ckpt.get("ema") else "model"
     model, mg = rebuild_model(ckpt, weights=weights)
     return model, mg, ckpt, weights

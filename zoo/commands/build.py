@@ -12,7 +12,7 @@ import json
 import re
 from collections import OrderedDict
 
-from .common import add_spec_arguments, overrides_from
+from .common import add_budget_argument, add_spec_arguments, overrides_from
 
 __all__ = ["add_arguments", "run", "summarize"]
 
@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--emit", metavar="FILE", help="write the IR to FILE (.yaml, .yml or .json)")
     parser.add_argument("--no-lower", action="store_true", help="stop after building the graph (no PyTorch)")
+    add_budget_argument(parser)
 
 
 def component_of(node: str) -> str:
@@ -132,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
     mg = compile_spec(args.spec, overrides_from(args))
     model = None
     if not args.no_lower:
-        from zoo.lower import lower
+        from zoo.budget import lower_checked
 
-        model = lower(mg)
+        model = lower_checked(mg, max_parameters=args.max_parameters)
     if args.emit:
         _emit(mg, args.emit)
     summary = summarize(mg, model)

@@ -44,7 +44,7 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     from zoo.evaluate import evaluate_model
     from zoo.runs import load_split, open_trained_model
 
-    model, mg, ckpt, weights = open_trained_model(path, use_ema=use_ema)
+    model, mg, ckpt, weights = open_trained_model(path, use_ema=use_ema, for_eval=True)
     train_cfg = TrainConfig.from_dict(ckpt["config"])
     cfg = EvalConfig(importance_samples=importance_samples or train_cfg.importance_samples, split=split,
                      batch_size=batch_size or train_cfg.eval_batch_size, limit=limit, seed=seed, use_ema=use_ema,

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise ZooError(f"-o must name a .png file, got {args.output}")
     cfg = SampleConfig(n=args.n, temperature=args.temperature, seed=args.seed, use_ema=not args.no_ema,
                        mean=not args.sample, nrow=args.nrow, reconstructions=args.reconstructions)
-    model, mg, ckpt, weights = open_trained_model(args.run, use_ema=cfg.use_ema)
+    model, mg, ckpt, weights = open_trained_model(args.run, use_ema=cfg.use_ema, for_eval=True)
     data_info = ckpt.get("data") or {}
     encoding = data_info.get("encoding", "binarize")
     folder = os.path.dirname(os.path.abspath(args.output))

@@ -15,6 +15,8 @@ import argparse
 import os
 import sys
 
+from .common import add_budget_argument
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
     parser.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: a GPU if there is one)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_budget_argument(parser)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             setup = prepare_new_run(args.spec, args.out, overrides=overrides_from(args), data=args.data,
                                     data_root=args.data_root, recipe=args.recipe, recipe_sets=args.recipe_sets,
-                                    epochs=args.epochs, steps=args.steps, download=args.download, ctx=ctx)
+                                    epochs=args.epochs, steps=args.steps, download=args.download, ctx=ctx,
+                                    max_parameters=args.max_parameters)
         say = (lambda text: print(text, file=sys.stderr)) if ctx.is_main else (lambda text: None)
         for note in setup.notes:
             say(note)

@@ -52,6 +52,14 @@ class PseudoTransform(nn.Module):
         raise NotImplementedError
 
 
+def _pinv(m: torch.Tensor) -> torch.Tensor:
+    """The pseudo-inverse, computed in float64. On the meta device (the size estimate of
+    :mod:`zoo.budget`) only its shape is made: meta's SVD is seconds of pure overhead."""
+    if m.is_meta:
+        return m.new_empty(m.shape[::-1], dtype=torch.float32)
+    return torch.linalg.pinv(m.double()).float()
+
+
 class SeparableTransform(PseudoTransform):
     """``u = M_h x M_w^T`` per channel; pseudo-inverse ``pinv(M_h) u pinv(M_w)^T``.
 
@@ -64,8 +72,8 @@ class SeparableTransform(PseudoTransform):
         super().__init__(in_shape, out_shape, data_range)
         self.register_buffer("rows_h", rows_h.float(), persistent=False)
         self.register_buffer("rows_w", rows_w.float(), persistent=False)
-        self.register_buffer("pinv_h", torch.linalg.pinv(rows_h.double()).float(), persistent=False)
-        self.register_buffer("pinv_w", torch.linalg.pinv(rows_w.double()).float(), persistent=False)
+        self.register_buffer("pinv_h", _pinv(rows_h), persistent=False)
+        self.register_buffer("pinv_w", _pinv(rows_w), persistent=False)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, C, d, d): M_h x M_w^T."""
