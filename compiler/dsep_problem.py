@@ -155,7 +155,7 @@ def problem_from_graph(mg) -> Problem:
                                           _statement_text(mg, a.span), a.span))
     return Problem(mg.name, graph, deterministic, observed, tuple(mg.latent_order),
                    {v: frozenset(p) for v, p in inference_parents.items()}, location, line, ranges, index,
-                   tuple(assumptions), tuple(str(w) for w in mg.warnings), dict(mg.spec.sources))
+                   tuple(assumptions), tuple(mg.warnings), dict(mg.spec.sources))
 
 
 def problem_from_edges(edges: Iterable[tuple], *, order: Iterable[str], parents: Mapping[str, Iterable[str]],

@@ -93,12 +93,14 @@ def spec_path(name_or_path: str) -> str:
                    f" (models: {', '.join(names)})")
 
 
-def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = None) -> ModelGraph:
+def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = None, *,
+                 text: Optional[str] = None) -> ModelGraph:
     """Parse, check and build the IR of a spec.
 
     Args:
         name_or_path: a zoo model name or a `.hvae` file.
         overrides: constant values (``{"L": 8}``), as ``--set L=8`` does.
+        text: the spec file's text in place of what is on disk (a repaired spec, an editor buffer).
 
     Raises:
         ZooError: the spec cannot be found, or it is an invalid fragment (`_name.hvae`, made to be
@@ -107,7 +109,7 @@ def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = Non
     """
     path = spec_path(name_or_path)
     try:
-        return _compile(path, overrides)
+        return _compile(path, overrides, text)
     except dsl.SpecError as err:
         if not is_fragment(path):
             raise
@@ -115,8 +117,8 @@ def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = Non
                        f"use those instead (`zoo check DIR` skips fragments)") from err
 
 
-def _compile(path: str, overrides: Optional[Mapping[str, Any]]) -> ModelGraph:
-    spec = dsl.load_spec(path)
+def _compile(path: str, overrides: Optional[Mapping[str, Any]], text: Optional[str] = None) -> ModelGraph:
+    spec = dsl.load_spec(path, text=text)
     concrete, shapes, warnings = dsl.checked(spec, overrides)
     mg = build_graph(concrete, shapes, warnings)
     from compiler.validate import validate_graph
