@@ -16,7 +16,7 @@ from compiler.graph import ModelGraph, build_graph
 
 from .errors import ZooError
 
-__all__ = ["ModelEntry", "list_models", "spec_path", "compile_spec", "create_model", "SPEC_SUFFIX"]
+__all__ = ["ModelEntry", "list_models", "spec_path", "compile_spec", "compile_loaded", "create_model", "SPEC_SUFFIX"]
 
 SPEC_SUFFIX = ".hvae"
 
@@ -118,9 +118,24 @@ def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = Non
 
 
 def _compile(path: str, overrides: Optional[Mapping[str, Any]], text: Optional[str] = None) -> ModelGraph:
-    spec = dsl.load_spec(path, text=text)
+    return compile_loaded(dsl.load_spec(path, text=text), overrides)
+
+
+def compile_loaded(spec: dsl.Spec, overrides: Optional[Mapping[str, Any]] = None, *,
+                   validate: bool = True) -> ModelGraph:
+    """Check and build the IR of an already loaded spec (what :func:`compile_spec` does after reading).
+
+    `validate=False` skips :func:`compiler.validate.validate_graph`, which re-checks on the IR what
+    the spec checker already guarantees for graphs built from specs; the language server, which
+    re-checks on every edit, leaves it out.
+
+    Raises:
+        SpecError: the spec is invalid.
+    """
     concrete, shapes, warnings = dsl.checked(spec, overrides)
     mg = build_graph(concrete, shapes, warnings)
+    if not validate:
+        return mg
     from compiler.validate import validate_graph
 
     problems = [d for d in validate_graph(mg) if d.is_error]

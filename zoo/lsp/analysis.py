@@ -114,20 +114,17 @@ def analyse(path: str, text: str) -> Analysis:
     import dsl
     from compiler.dsep import check_posterior_factorization
     from compiler.repair import violation_diagnostics
-    from zoo.errors import ZooError
-    from zoo.registry import compile_spec
+    from zoo.registry import compile_loaded
 
     path = _display(path)
     result = Analysis(path, text)
     try:
         result.spec = dsl.load_spec(path, text=text)
-        result.mg = compile_spec(path, None, text=text)
+        result.mg = compile_loaded(result.spec, validate=False)
         result.report = check_posterior_factorization(result.mg, inverse=False)
         found = list(result.mg.warnings) + violation_diagnostics(result.report) + list(result.report.warnings)
     except SpecError as err:
         found = list(err.diagnostics)
-    except ZooError as err:
-        found = [Diagnostic(str(err).split("\n")[0], code="zoo")]
     mine = os.path.abspath(path)
     result.diagnostics = [d for d in found if d.span is None or os.path.abspath(d.span.path) == mine]
     return result
