@@ -4,7 +4,8 @@ The output is the spec as `zoo fmt` would write it: one statement per line, blan
 groups of statements of different kinds, the minimal parentheses that the grammar's precedence
 needs, and long statements wrapped at call and list brackets (newlines mean nothing to the
 parser, so wrapping never changes the meaning). Comments are not part of the AST and are not
-reproduced.
+reproduced here; :func:`dsl.layout.format_source` (what `zoo fmt` runs) formats a file's text and
+keeps its comments and hand layout.
 
 The property the tests hold it to: ``parse_spec(format_spec(spec)) == spec`` for every spec the
 parser can produce (spans are not compared).
