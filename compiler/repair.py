@@ -30,7 +30,7 @@ from dsl import ast
 from dsl.errors import Diagnostic, SpecError
 from dsl.format import format_statement
 
-__all__ = ["Repair", "RepairResult", "violation_diagnostics", "repair_spec", "parse_location"]
+__all__ = ["Repair", "RepairResult", "violation_diagnostics", "repair_spec", "parse_location", "posterior_spans"]
 
 _ELEMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 _SPAN = ast.Span("<repair>", 0, 0, 0, 0)
@@ -42,14 +42,27 @@ def parse_location(location: str) -> Optional[tuple[str, int, int]]:
     return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
 
 
-def violation_diagnostics(report) -> list[Diagnostic]:
-    """One error per unacknowledged violation, at its posterior statement, the repair as hint."""
+def posterior_spans(mg) -> dict:
+    """latent -> the span of the posterior statement it comes from (the whole statement)."""
+    return {f.target: f.span for f in mg.spec.factors if f.kind == "posterior"}
+
+
+def violation_diagnostics(report, spans: Optional[dict] = None) -> list[Diagnostic]:
+    """One error per unacknowledged violation, at its posterior statement, the repair as hint.
+
+    Args:
+        report: a :class:`compiler.dsep_report.FactorizationReport`.
+        spans: :func:`posterior_spans` of its graph, to cover the whole statement; without it the
+            diagnostic covers the statement's keyword.
+    """
     out = []
     for v in report.violations:
         if v.acknowledged:
             continue
         where = parse_location(v.location)
-        span = ast.Span(where[0], where[1], where[2], where[1], where[2] + len("posterior")) if where else None
+        span = (spans or {}).get(v.latent)
+        if span is None and where:
+            span = ast.Span(where[0], where[1], where[2], where[1], where[2] + len("posterior"))
         left_out = ", ".join(v.unacknowledged or v.missing)
         out.append(Diagnostic(
             f"q({v.latent} | {', '.join(v.parents) or '-'}) leaves out {left_out}: the inference model cannot "

@@ -86,3 +86,15 @@ def test_hover_definition_across_import_completion_and_formatting(client):
     edits = client.request("textDocument/formatting", {"textDocument": {"uri": uri(messy)},
                                                        "options": {"tabSize": 4, "insertSpaces": True}})
     assert edits and "let L = 3\n" in edits[0]["newText"] and edits[0]["newText"] == messy.read_text()
+
+
+def test_an_error_in_an_imported_file_is_shown_at_the_import(client, tmp_path):
+    (tmp_path / "base.hvae").write_text("let H = 4\nlet H = 5\n")
+    child = tmp_path / "child.hvae"
+    params = open_doc(client, child, 'model "m"\nimport "base.hvae"\n')
+    (d,) = [d for d in params["diagnostics"] if d["code"] == "duplicate-name"]
+    assert d["range"]["start"] == {"line": 1, "character": 0} and "base.hvae:2:1" in d["message"]
+    related = [(r["location"]["uri"], r["location"]["range"]["start"]["line"], r["message"])
+               for r in d["relatedInformation"]]
+    base = uri(tmp_path / "base.hvae")
+    assert related[0][:2] == (base, 1) and related[1] == (base, 0, "first defined here")

@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
     status, results = 0, []
     for i, spec in enumerate(spec_arguments(args)):
         try:
-            report = _check(spec, overrides)
+            report, spans = _check(spec, overrides)
             if args.fix:
-                report = _fix(spec, overrides, report, args)
+                report, spans = _fix(spec, overrides, report, args)
         except (SpecError, ZooError) as err:
             if args.debug:
                 raise
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         if not report.faithful:
             status = max(status, 1)
         if args.json:
-            results.append(check_entry(report))
+            results.append(check_entry(report, spans))
         elif not args.fix:
             if i:
                 print()
@@ -83,14 +83,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(spec: str, overrides, text=None, *, inverse=True):
+    """The factorization report of a spec and the spans of its posterior statements."""
     from compiler.dsep import check_posterior_factorization
+    from compiler.repair import posterior_spans
     from zoo.registry import compile_spec
 
-    return check_posterior_factorization(compile_spec(spec, overrides, text=text), inverse=inverse)
+    mg = compile_spec(spec, overrides, text=text)
+    return check_posterior_factorization(mg, inverse=inverse), posterior_spans(mg)
 
 
 def _fix(spec: str, overrides, report, args):
-    """Repair `spec`; print (or write, or diff) the patched text; return the re-check's report."""
+    """Repair `spec`; print (or write, or diff) the patched text; return the re-check (report, spans)."""
     import difflib
 
     from compiler.repair import repair_spec
@@ -100,7 +103,7 @@ def _fix(spec: str, overrides, report, args):
     path = spec_path(spec)
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    result = repair_spec(text, report_path(report, path), lambda t: _check(path, overrides, t, inverse=False),
+    result = repair_spec(text, report_path(report, path), lambda t: _check(path, overrides, t, inverse=False)[0],
                          report=report)
     new = format_source(result.text, path=path)
     final = _check(path, overrides, new)
@@ -118,7 +121,7 @@ def _fix(spec: str, overrides, report, args):
     for location, latents in result.unrepaired:
         print(f"{location}: could not repair q({', '.join(latents)}): no rewrite of the statement "
               f"passes the check; add the suggested parents by hand", file=sys.stderr)
-    print(_text(final, False), file=sys.stderr)
+    print(_text(final[0], False), file=sys.stderr)
     return final
 
 

@@ -38,7 +38,7 @@ def check_error_entry(spec: str, err: BaseException) -> dict:
     return {"model": spec, "status": "error", "diagnostics": diagnostics_of(err)}
 
 
-def check_entry(report) -> dict:
+def check_entry(report, spans=None) -> dict:
     """The entry of `zoo check --json` for a checked spec: the report's data plus `diagnostics`.
 
     `diagnostics` holds, as objects, every unacknowledged violation (an error located at its
@@ -51,7 +51,7 @@ def check_entry(report) -> dict:
     entry = report.to_dict()
     entry["status"] = "passes" if report.faithful else "fails"
     entry["spec_warnings"] = [w.to_dict() for w in report.spec_warnings]
-    found = violation_diagnostics(report) + list(report.warnings) + list(report.spec_warnings)
+    found = violation_diagnostics(report, spans) + list(report.warnings) + list(report.spec_warnings)
     entry["diagnostics"] = [d.to_dict() for d in found]
     return entry
 

@@ -113,7 +113,7 @@ def analyse(path: str, text: str) -> Analysis:
     """Parse, check, build the graph and check the factorization of `text` (the file at `path`)."""
     import dsl
     from compiler.dsep import check_posterior_factorization
-    from compiler.repair import violation_diagnostics
+    from compiler.repair import posterior_spans, violation_diagnostics
     from zoo.registry import compile_loaded
 
     path = _display(path)
@@ -122,12 +122,31 @@ def analyse(path: str, text: str) -> Analysis:
         result.spec = dsl.load_spec(path, text=text)
         result.mg = compile_loaded(result.spec, validate=False)
         result.report = check_posterior_factorization(result.mg, inverse=False)
-        found = list(result.mg.warnings) + violation_diagnostics(result.report) + list(result.report.warnings)
+        found = list(result.mg.warnings) + violation_diagnostics(result.report, posterior_spans(result.mg)) + list(result.report.warnings)
     except SpecError as err:
         found = list(err.diagnostics)
     mine = os.path.abspath(path)
-    result.diagnostics = [d for d in found if d.span is None or os.path.abspath(d.span.path) == mine]
+    result.diagnostics = [d if d.span is None or os.path.abspath(d.span.path) == mine else _at_import(d, path, text)
+                          for d in found]
     return result
+
+
+def _at_import(d: Diagnostic, path: str, text: str) -> Diagnostic:
+    """A diagnostic about an imported file, moved to the `import` statement that brings it in
+    (the editor shows only this document), with the original place as a related location."""
+    from dataclasses import replace
+
+    from dsl import parse_spec
+    from dsl.errors import Related
+
+    imports = [s for s in parse_spec(text, path=path).statements if isinstance(s, ast.ImportDecl)]
+    if not imports:
+        return replace(d, span=None, message=f"{d.span}: {d.message}")
+    target = os.path.abspath(d.span.path)
+    here = os.path.dirname(os.path.abspath(path))
+    chosen = next((s for s in imports if os.path.normpath(os.path.join(here, s.path)) == target), imports[0])
+    return replace(d, span=chosen.span, message=f"in {d.span}: {d.message}", line_text=None,
+                   related=(Related(d.message, d.span),) + tuple(d.related))
 
 
 def _display(path: str) -> str:
