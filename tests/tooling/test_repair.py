@@ -115,3 +115,42 @@ def test_fix_repairs_random_unfaithful_specs(tmp_path, capsys):
         if tried == 8:
             break
     assert tried == 8
+
+
+def random_array_spec(rng: random.Random) -> str:
+    """A random hierarchy over one latent array: Markov or dense prior, a decoder on z[L], on all
+    of z or on z[k..L], and a posterior that is mean-field or top-down Markov (the prior reads every
+    layer below the top, so each latent reaches the data)."""
+    n = rng.randint(3, 6)
+    prior = rng.choice(["prior z[l in 2..L] | z[l-1] = linear(z[l-1])",
+                        "prior z[l in 2..L] | z[<l] = linear(concat(z[<l]))"])
+    k = rng.randint(1, n)
+    decoder = rng.choice(["likelihood x | z[L] = linear(z[L])", "likelihood x | z = linear(concat(z))",
+                          f"likelihood x | z[{k}..L] = linear(concat(z[{k}..L]))"])
+    posterior = rng.choice([
+        ["posterior z[l in 1..L] | x = linear(x)"],
+        ["posterior z[1] | x = linear(x)", "posterior z[l in 2..L] | z[l-1], x = linear(concat(z[l-1], x))"],
+    ])
+    lines = ['model "random array"', f"let L = {n}", "observed x : [5] ~ bernoulli", "latent z[1..L] : [2] ~ normal",
+             "prior z[1] = normal(loc = 0, scale = 1)", prior, *posterior, decoder]
+    return "\n".join(lines) + "\n"
+
+
+def test_fix_repairs_random_unfaithful_array_specs(tmp_path, capsys):
+    rng = random.Random(7)
+    tried = 0
+    for k in range(60):
+        text = random_array_spec(rng)
+        path = tmp_path / f"a{k}.hvae"
+        path.write_text(text)
+        if check_posterior_factorization(compile_spec(str(path)), inverse=False).faithful:
+            continue
+        tried += 1
+        assert main(["check", str(path), "--fix", "--write"]) == 0, text
+        capsys.readouterr()
+        fixed = path.read_text()
+        assert fixed.count("posterior") == text.count("posterior"), "one rewrite per statement"
+        assert_faithful_and_trains(path)
+        if tried == 8:
+            break
+    assert tried == 8
