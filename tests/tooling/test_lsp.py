@@ -57,6 +57,9 @@ def test_errors_as_you_type_are_debounced_and_located(client, tmp_path):
                                                  "contentChanges": [{"text": text}]})
     params = client.wait_notification("textDocument/publishDiagnostics", where=lambda p: p["uri"] == uri(path))
     assert params["version"] == 3
+    skipped = [m for m in client.notifications if m.get("method") == "textDocument/publishDiagnostics"
+               and m["params"]["uri"] == uri(path)]
+    assert skipped == [], "the first of two quick edits was checked: no debounce"
     (d,) = [d for d in params["diagnostics"] if d["severity"] == 1]
     line = broken.splitlines().index(next(l for l in broken.splitlines() if "z[L+3]" in l))
     assert d["range"]["start"]["line"] == line and "z" in d["message"]
