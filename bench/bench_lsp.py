@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-stdio", action="store_true", help="skip the end-to-end measurement")
     args = parser.parse_args(argv)
-    print(f"| spec | L | diagnostics | analyse wall (ms) | analyse CPU (ms) |" +
+    print("| spec | L | diagnostics | analyse wall (ms) | analyse CPU (ms) |" +
           ("" if args.no_stdio else " didChange -> diagnostics (ms) |"))
     print("|---|---:|---:|---:|---:|" + ("" if args.no_stdio else "---:|"))
     with tempfile.TemporaryDirectory() as folder:

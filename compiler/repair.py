@@ -284,10 +284,9 @@ def _substitute(e: ast.Expr, old: set, new: ast.Ref, many: bool, in_concat: bool
         args = tuple(_substitute(a, old, new, many, flat) for a in e.args)
         kwargs = tuple(replace(k, value=_substitute(k.value, old, new, many)) for k in e.kwargs)
         if flat:  # a concat that now reads `new` twice keeps it once
-            seen, unique = [], []
+            unique: list = []
             for a in args:
-                if a not in seen:
-                    seen.append(a)
+                if a not in unique:
                     unique.append(a)
             args = tuple(unique)
         return replace(e, args=args, kwargs=kwargs)

@@ -103,7 +103,8 @@ def test_fmt_and_the_language_server_do_not_import_torch():
             "from zoo.lsp.server import build_server\n"
             "from zoo.lsp.analysis import analyse\n"
             "build_server()\n"
-            "a = analyse('tests/fixtures/specs/skip_markov.hvae', open('tests/fixtures/specs/skip_markov.hvae').read())\n"
+            "path = 'tests/fixtures/specs/skip_markov.hvae'\n"
+            "a = analyse(path, open(path).read())\n"
             "assert a.repairs() and a.hover(9, 11) and a.formatted()\n"
             "print(json.dumps('torch' in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -122,7 +122,8 @@ def analyse(path: str, text: str) -> Analysis:
         result.spec = dsl.load_spec(path, text=text)
         result.mg = compile_loaded(result.spec, validate=False)
         result.report = check_posterior_factorization(result.mg, inverse=False)
-        found = list(result.mg.warnings) + violation_diagnostics(result.report, posterior_spans(result.mg)) + list(result.report.warnings)
+        violations = violation_diagnostics(result.report, posterior_spans(result.mg))
+        found = list(result.mg.warnings) + violations + list(result.report.warnings)
     except SpecError as err:
         found = list(err.diagnostics)
     mine = os.path.abspath(path)
