@@ -22,6 +22,7 @@ objects (for `--json` and the language server).
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Optional
@@ -30,7 +31,7 @@ from dsl import ast
 from dsl.errors import Diagnostic, SpecError
 from dsl.format import format_statement
 
-__all__ = ["Repair", "RepairResult", "violation_diagnostics", "repair_spec", "parse_location", "posterior_spans"]
+__all__ = ["Repair", "RepairResult", "violation_diagnostics", "repair_spec", "parse_location", "posterior_factors"]
 
 _ELEMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 _SPAN = ast.Span("<repair>", 0, 0, 0, 0)
@@ -42,33 +43,41 @@ def parse_location(location: str) -> Optional[tuple[str, int, int]]:
     return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
 
 
-def posterior_spans(mg) -> dict:
-    """latent -> the span of the posterior statement it comes from (the whole statement)."""
-    return {f.target: f.span for f in mg.spec.factors if f.kind == "posterior"}
+def posterior_factors(mg) -> dict:
+    """latent -> its posterior factor (:class:`dsl.values.Factor`: the statement's span, the
+    declared parents)."""
+    return {f.target: f for f in mg.spec.factors if f.kind == "posterior"}
 
 
-def violation_diagnostics(report, spans: Optional[dict] = None) -> list[Diagnostic]:
+def violation_diagnostics(report, factors: Optional[dict] = None) -> list[Diagnostic]:
     """One error per unacknowledged violation, at its posterior statement, the repair as hint.
 
     Args:
         report: a :class:`compiler.dsep_report.FactorizationReport`.
-        spans: :func:`posterior_spans` of its graph, to cover the whole statement; without it the
-            diagnostic covers the statement's keyword.
+        factors: :func:`posterior_factors` of its graph, so that the diagnostic covers the whole
+            statement and the hint tells a parent declared but never read (the network must read
+            it) from one to declare; without it, the statement's keyword and a plain hint.
     """
     out = []
     for v in report.violations:
         if v.acknowledged:
             continue
         where = parse_location(v.location)
-        span = (spans or {}).get(v.latent)
+        factor = (factors or {}).get(v.latent)
+        span = factor.span if factor is not None else None
         if span is None and where:
             span = ast.Span(where[0], where[1], where[2], where[1], where[2] + len("posterior"))
+        declared = set(factor.parents or ()) if factor is not None else set()
+        unread = [p for p in v.suggested_parents if p in declared]
+        new = [p for p in v.suggested_parents if p not in declared]
+        hint = "; ".join(([f"also condition on {', '.join(new)}"] if new else []) +
+                         ([f"{', '.join(unread)} declared after '|' but never read: the network must read it"]
+                          if unread else []))
         left_out = ", ".join(v.unacknowledged or v.missing)
         out.append(Diagnostic(
             f"q({v.latent} | {', '.join(v.parents) or '-'}) leaves out {left_out}: the inference model cannot "
             f"represent the exact posterior (active path: {v.witness_text})", span,
-            hint=f"also condition on {', '.join(v.suggested_parents)} (`zoo check --fix` rewrites the statement)",
-            code="unfaithful-posterior"))
+            hint=f"{hint} (`zoo check --fix` rewrites the statement)", code="unfaithful-posterior"))
     return out
 
 
@@ -86,6 +95,12 @@ class Repair:
     before: str
     after: str
     latents: tuple
+
+    def to_dict(self) -> dict:
+        """The rewrite as JSON data: the statement's region, its text before and after, the latents."""
+        from dsl.errors import span_dict
+
+        return {**span_dict(self.span), "before": self.before, "after": self.after, "latents": list(self.latents)}
 
     def describe(self) -> str:
         return f"{self.span}: {' '.join(self.before.split())}\n   -> {' '.join(self.after.split())}"
@@ -109,8 +124,8 @@ def repair_spec(text: str, path: str, check: Check, *, report=None) -> RepairRes
 
     Args:
         text: the spec file's text.
-        path: its path as the checker's locations show it (statements of imported files are
-            reported as unrepaired: their text is elsewhere).
+        path: its path (statements of imported files are reported as unrepaired: their text is
+            elsewhere).
         check: runs the pipeline on a patched text and returns its factorization report.
         report: the report of `text`, if already computed.
 
@@ -123,7 +138,8 @@ def repair_spec(text: str, path: str, check: Check, *, report=None) -> RepairRes
     repairs, unrepaired = [], []
     for location, violations in _by_statement(report):
         where = parse_location(location)
-        stmt = _statement_at(parse_spec(text, path=path), where) if where and where[0] == path else None
+        ours = where is not None and os.path.abspath(where[0]) == os.path.abspath(path)
+        stmt = _statement_at(parse_spec(text, path=path), where) if ours else None
         latents = tuple(v.latent for v in violations)
         if stmt is None:
             unrepaired.append((location, latents))

@@ -60,6 +60,9 @@ def test_check_of_an_unfaithful_fixture(capsys):
     errors = [d for d in entry["diagnostics"] if d["code"] == "unfaithful-posterior"]
     assert [(d["line"], d["column"]) for d in errors] == [(10, 1), (10, 1)]
     assert "z[1]" in errors[0]["hints"][0]
+    (repair,) = entry["repairs"]
+    assert repair["line"] == 10 and repair["latents"] == ["z[3]", "z[4]"]
+    assert repair["after"] == "posterior z[l in 2..L] | z[<l], x = linear(concat(z[<l], x))"
 
 
 @pytest.mark.parametrize("name", ["sere_mlp", "dlgm"])
@@ -100,3 +103,13 @@ def test_train_error_and_success(capsys, tmp_path):
 def test_unknown_model_is_an_unlocated_diagnostic(capsys):
     code, doc = run_json(capsys, "build", "no_such_model", "--json")
     assert code == 2 and doc["diagnostics"][0]["code"] == "zoo" and doc["diagnostics"][0]["line"] is None
+
+
+def test_a_declared_but_unread_parent_is_not_hinted_as_missing(capsys):
+    code, (entry,) = run_json(capsys, "check", str(FIXTURES / "explaining_away.hvae"), "--json")
+    (d,) = [d for d in entry["diagnostics"] if d["code"] == "unfaithful-posterior"]
+    assert code == 1 and "declared after '|' but never read" in d["hints"][0]
+    assert "condition on" not in d["hints"][0]
+    assert (d["line"], d["column"], d["end_line"]) == (12, 1, 12) and d["end_column"] > 50  # the whole statement
+    (repair,) = entry["repairs"]
+    assert repair["after"].endswith("linear(concat(a, x) if coupled else concat(x, a))")

@@ -23,7 +23,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .common import add_spec_arguments, overrides_from, spec_arguments
@@ -58,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     status, results = 0, []
     for i, spec in enumerate(spec_arguments(args)):
         try:
-            report, spans = _check(spec, overrides)
+            report, factors = _check(spec, overrides)
             if args.fix:
-                report, spans = _fix(spec, overrides, report, args)
+                report, factors = _fix(spec, overrides, report, args)
         except (SpecError, ZooError) as err:
             if args.debug:
                 raise
@@ -69,42 +68,54 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(str(err), file=sys.stderr)
             continue
+        repairs = None
         if not report.faithful:
             status = max(status, 1)
+            if not args.fix:  # the statement rewrites `--fix` would apply, to show beside the violations
+                repairs = _repairs(spec, overrides, report)
         if args.json:
-            results.append(check_entry(report, spans))
+            results.append(check_entry(report, factors, repairs))
         elif not args.fix:
             if i:
                 print()
-            print(_text(report, args.verbose))
+            print(_text(report, args.verbose, repairs))
     if args.json:
         print(dumps(results))
     return status
 
 
 def _check(spec: str, overrides, text=None, *, inverse=True):
-    """The factorization report of a spec and the spans of its posterior statements."""
+    """The factorization report of a spec and its posterior factors (spans, declared parents)."""
     from compiler.dsep import check_posterior_factorization
-    from compiler.repair import posterior_spans
+    from compiler.repair import posterior_factors
     from zoo.registry import compile_spec
 
     mg = compile_spec(spec, overrides, text=text)
-    return check_posterior_factorization(mg, inverse=inverse), posterior_spans(mg)
+    return check_posterior_factorization(mg, inverse=inverse), posterior_factors(mg)
+
+
+def _repairs(spec: str, overrides, report):
+    """The :class:`compiler.repair.RepairResult` of the spec's file (its statement rewrites)."""
+    from compiler.repair import repair_spec
+    from zoo.registry import spec_path
+
+    path = spec_path(spec)
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    return repair_spec(text, path, lambda t: _check(path, overrides, t, inverse=False)[0], report=report)
 
 
 def _fix(spec: str, overrides, report, args):
-    """Repair `spec`; print (or write, or diff) the patched text; return the re-check (report, spans)."""
+    """Repair `spec`; print (or write, or diff) the patched text; return the re-check (report, factors)."""
     import difflib
 
-    from compiler.repair import repair_spec
     from dsl.layout import format_source
     from zoo.registry import spec_path
 
     path = spec_path(spec)
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    result = repair_spec(text, report_path(report, path), lambda t: _check(path, overrides, t, inverse=False)[0],
-                         report=report)
+    result = _repairs(spec, overrides, report)
     new = format_source(result.text, path=path)
     final = _check(path, overrides, new)
     out = sys.stderr if args.json else sys.stdout
@@ -125,21 +136,16 @@ def _fix(spec: str, overrides, report, args):
     return final
 
 
-def report_path(report, default: str) -> str:
-    """The path of the spec's own file as the report's locations write it."""
-    from compiler.repair import parse_location
-
-    for v in report.violations:
-        where = parse_location(v.location)
-        if where and os.path.normpath(where[0]) == os.path.normpath(default):
-            return where[0]
-    return default
-
-
-def _text(report, verbose: bool) -> str:
+def _text(report, verbose: bool, repairs=None) -> str:
     from compiler.dsep import format_report
 
     out = format_report(report, verbose=verbose)
+    if repairs is not None:
+        for r in repairs.repairs:
+            out += (f"\n  {r.span}: rewrite (zoo check --fix): {' '.join(r.before.split())}"
+                    f"\n      -> {' '.join(r.after.split())}")
+        for location, latents in repairs.unrepaired:
+            out += f"\n  {location}: no statement rewrite makes q({', '.join(latents)}) faithful; add the parents by hand"
     if report.spec_warnings:
         out += "\n" + "\n".join(str(w) for w in report.spec_warnings)
     return out

@@ -38,12 +38,13 @@ def check_error_entry(spec: str, err: BaseException) -> dict:
     return {"model": spec, "status": "error", "diagnostics": diagnostics_of(err)}
 
 
-def check_entry(report, spans=None) -> dict:
+def check_entry(report, factors=None, repairs=None) -> dict:
     """The entry of `zoo check --json` for a checked spec: the report's data plus `diagnostics`.
 
     `diagnostics` holds, as objects, every unacknowledged violation (an error located at its
     posterior statement, with the repair as a hint), the check's warnings and the spec's lint
-    warnings; the verdicts are `respects_exact_factorization` and `passes_check`
+    warnings; `repairs` the statement rewrites `--fix` would apply (:mod:`compiler.repair`); the
+    verdicts are `respects_exact_factorization` and `passes_check`
     (:func:`compiler.dsep_report.verdict_fields`).
     """
     from compiler.repair import violation_diagnostics
@@ -51,8 +52,9 @@ def check_entry(report, spans=None) -> dict:
     entry = report.to_dict()
     entry["status"] = "passes" if report.faithful else "fails"
     entry["spec_warnings"] = [w.to_dict() for w in report.spec_warnings]
-    found = violation_diagnostics(report, spans) + list(report.warnings) + list(report.spec_warnings)
+    found = violation_diagnostics(report, factors) + list(report.warnings) + list(report.spec_warnings)
     entry["diagnostics"] = [d.to_dict() for d in found]
+    entry["repairs"] = [r.to_dict() for r in repairs.repairs] if repairs is not None else []
     return entry
 
 

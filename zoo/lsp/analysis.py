@@ -113,7 +113,7 @@ def analyse(path: str, text: str) -> Analysis:
     """Parse, check, build the graph and check the factorization of `text` (the file at `path`)."""
     import dsl
     from compiler.dsep import check_posterior_factorization
-    from compiler.repair import posterior_spans, violation_diagnostics
+    from compiler.repair import posterior_factors, violation_diagnostics
     from zoo.registry import compile_loaded
 
     path = _display(path)
@@ -122,7 +122,7 @@ def analyse(path: str, text: str) -> Analysis:
         result.spec = dsl.load_spec(path, text=text)
         result.mg = compile_loaded(result.spec, validate=False)
         result.report = check_posterior_factorization(result.mg, inverse=False)
-        violations = violation_diagnostics(result.report, posterior_spans(result.mg))
+        violations = violation_diagnostics(result.report, posterior_factors(result.mg))
         found = list(result.mg.warnings) + violations + list(result.report.warnings)
     except SpecError as err:
         found = list(err.diagnostics)
