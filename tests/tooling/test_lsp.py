@@ -84,6 +84,13 @@ def test_hover_definition_across_import_completion_and_formatting(client):
                                                             "position": {"line": 1, "character": 0}})
     labels = {i["label"] for i in completion["items"]}
     assert {"mlp", "normal", "posterior", "H", "z", "K"} <= labels
+    inside = 'import "base.hvae" with (L = 3)\nfeature f = mlp(x, hid'
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri(child), "version": 2},
+                                             "contentChanges": [{"text": inside}]})
+    completion = client.request("textDocument/completion", {"textDocument": {"uri": uri(child)},
+                                                            "position": {"line": 1, "character": len("feature f = mlp(x, hid")}})
+    arguments = [i["label"] for i in completion["items"] if i["detail"] == "argument"]
+    assert arguments[:3] == ["x", "hidden", "out"] and "act" in arguments
     messy = ROOT / "tests/fixtures/specs/meanfield.hvae"
     open_doc(client, messy, messy.read_text().replace("let L = 3", "let L=3"))
     edits = client.request("textDocument/formatting", {"textDocument": {"uri": uri(messy)},
