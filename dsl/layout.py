@@ -14,7 +14,8 @@ and everything a person put around it is kept:
   width and each line is spaced canonically (joining them gives exactly the one-line form), so
   hanging indents aligned under an open bracket survive;
 - a statement with a comment inside it (between its lines) is kept as written, since moving that
-  comment would change what it annotates.
+  comment would change what it annotates;
+- each statement starts a line (two statements on one line are split).
 
 The result parses to the same AST as the input (the property the tests hold it to), and
 formatting is idempotent.
@@ -87,29 +88,30 @@ def _emit_gap(out: list, gap: list, *, separate: bool) -> None:
 
 
 def _statement(stmt: ast.Statement, lines: list, width: int) -> list:
-    start, end = stmt.span.line, stmt.span.end_line
-    own = lines[start - 1:end]
-    inner = [comment_column(line) for line in own[:-1]]
-    # the code of the last line ends at the span's end; a comment after it trails the statement
-    last = own[-1]
-    hash_at = comment_column(last[stmt.span.end_column - 1:]) if len(last) >= stmt.span.end_column - 1 else None
-    if any(c is not None for c in inner) or stmt.span.column != 1:
-        return [line.rstrip() for line in own]
-    pad = _KEYWORD_PAD.match(own[0])
-    if pad:  # judge and format the statement without the alignment, then put it back
-        own = [pad.group(1) + " " + own[0][pad.end():]] + own[1:]
-    if len(own) > 1 and _canonical_breaks(own, stmt, width):
+    """The statement's new lines, with its trailing comment (see the module docstring)."""
+    span = stmt.span
+    own = lines[span.line - 1:span.end_line]
+    own[-1] = own[-1][:span.end_column - 1]  # cut the end first: on a one-line statement both
+    own[0] = own[0][span.column - 1:]  # cuts index the same line
+    rest = lines[span.end_line - 1][span.end_column - 1:]
+    # a comment after the code trails the statement (not if another statement follows on the line)
+    trailing = rest.strip() if rest.strip().startswith("#") else None
+    if any(comment_column(line) is not None for line in own):
         new = [line.rstrip() for line in own]
-        new[-1] = new[-1][:stmt.span.end_column - 1].rstrip()
     else:
-        new = format_statement(stmt, width=width).split("\n")
-    if pad and new[0].startswith(pad.group(1) + " ") and len(new[0]) + len(pad.group(2)) - 1 <= width:
-        new[0] = pad.group(1) + pad.group(2) + new[0][len(pad.group(1)) + 1:]
-    if hash_at is not None:
-        column = stmt.span.end_column - 1 + hash_at
-        comment = last[column:].rstrip()
+        pad = _KEYWORD_PAD.match(own[0])
+        if pad:  # judge and format the statement without the alignment, then put it back
+            own = [pad.group(1) + " " + own[0][pad.end():]] + own[1:]
+        if len(own) > 1 and _canonical_breaks(own, stmt, width):
+            new = [line.rstrip() for line in own]
+        else:
+            new = format_statement(stmt, width=width).split("\n")
+        if pad and new[0].startswith(pad.group(1) + " ") and len(new[0]) + len(pad.group(2)) - 1 <= width:
+            new[0] = pad.group(1) + pad.group(2) + new[0][len(pad.group(1)) + 1:]
+    if trailing is not None:
+        column = len(lines[span.end_line - 1]) - len(rest.lstrip()) if span.column == 1 else 0
         tail = new[-1]
-        new[-1] = tail + " " * (column - len(tail)) + comment if len(tail) < column else f"{tail}  {comment}"
+        new[-1] = tail + " " * (column - len(tail)) + trailing if len(tail) < column else f"{tail}  {trailing}"
     return new
 
 
@@ -123,7 +125,7 @@ def _canonical_breaks(own: list, stmt: ast.Statement, width: int) -> bool:
     if any(len(line.rstrip()) > width for line in own):
         return False
     flat = one_line(stmt, width=10 ** 9)
-    pieces = [line.strip() for line in own[:-1]] + [own[-1][:stmt.span.end_column - 1].strip()]
+    pieces = [line.strip() for line in own]
     at = 0
     for i, piece in enumerate(pieces):
         if i and flat.startswith(" ", at):

@@ -109,3 +109,10 @@ def test_fmt_and_the_language_server_do_not_import_torch():
             "print(json.dumps('torch' in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) is False
+
+
+def test_two_statements_on_one_line_are_split_and_keep_the_comment():
+    text = 'let a = 1   let b=2   # both\nobserved x : [4] ~ bernoulli\n'
+    out = format_source(text)
+    assert out == "let a = 1\nlet b = 2  # both\nobserved x : [4] ~ bernoulli\n"
+    assert parse_spec(out) == parse_spec(text)
