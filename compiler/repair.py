@@ -178,9 +178,9 @@ def _statement_at(spec: ast.Spec, where) -> Optional[ast.FactorDecl]:
 
 
 def _splice(text: str, span: ast.Span, new: str) -> str:
-    lines = text.splitlines(keepends=True)
-    start = sum(len(x) for x in lines[:span.line - 1]) + span.column - 1
-    end = sum(len(x) for x in lines[:span.end_line - 1]) + span.end_column - 1
+    lines = text.split("\n")  # spans count lines as the parser does: at "\n" only
+    start = sum(len(x) + 1 for x in lines[:span.line - 1]) + span.column - 1
+    end = sum(len(x) + 1 for x in lines[:span.end_line - 1]) + span.end_column - 1
     return text[:start] + new + text[end:]
 
 

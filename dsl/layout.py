@@ -59,7 +59,7 @@ def format_source(text: str, *, path: Optional[str] = None, width: int = LINE_WI
     from .parser import parse_spec
 
     spec = parse_spec(text, path=path)
-    lines = text.splitlines()
+    lines = text.split("\n")  # as the parser counts lines (str.splitlines also breaks at \x85, \u2028, ...)
     out: list[str] = []
     prev_end = 0
     for stmt in spec.statements:

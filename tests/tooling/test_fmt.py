@@ -7,10 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dsl import parse_spec
+from dsl.format import format_spec
 from dsl.layout import format_source
 from zoo.cli import main
+
+from ..dsl.ast_strategies import specs
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL = sorted((ROOT / "specs").glob("*.hvae")) + sorted((ROOT / "tests" / "fixtures").rglob("*.hvae"))
@@ -116,3 +121,24 @@ def test_two_statements_on_one_line_are_split_and_keep_the_comment():
     out = format_source(text)
     assert out == "let a = 1\nlet b = 2  # both\nobserved x : [4] ~ bernoulli\n"
     assert parse_spec(out) == parse_spec(text)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(specs, st.data())
+def test_random_specs_with_comments_keep_ast_and_comments(spec, data):
+    """Random ASTs written out, with comment lines, trailing comments and blank lines sprinkled in."""
+    lines = []
+    for i, line in enumerate(format_spec(spec, width=60).split("\n")[:-1]):
+        kind = data.draw(st.sampled_from(["", "", "above", "trailing", "blank"]), label=f"line {i}")
+        if kind == "above":
+            lines.append(f"# note {i}")
+        elif kind == "blank":
+            lines += ["", ""]
+        lines.append(line + (f"   # tail {i}" if kind == "trailing" else ""))
+    text = "\n".join(lines) + "\n"
+    out = format_source(text, path=spec.path)
+    assert parse_spec(out, path=spec.path) == spec, out
+    assert format_source(out) == out
+    for comment in (x[x.index("#"):] for x in lines if "#" in x.replace('"#', "")):
+        if comment.startswith("# "):
+            assert comment in out

@@ -156,7 +156,7 @@ def _display(path: str) -> str:
 
 
 def word_at(text: str, line: int, character: int) -> Optional[str]:
-    lines = text.splitlines()
+    lines = text.split("\n")
     if not 0 <= line < len(lines):
         return None
     for m in _WORD.finditer(lines[line]):

@@ -110,7 +110,7 @@ def build_server() -> LanguageServer:
         new = analysis.formatted()
         if new is None or new == analysis.text:
             return []
-        end = lsp.Position(len(analysis.text.splitlines()) + 1, 0)
+        end = lsp.Position(analysis.text.count("\n") + 1, 0)
         return [lsp.TextEdit(lsp.Range(lsp.Position(0, 0), end), new)]
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
@@ -137,7 +137,7 @@ def build_server() -> LanguageServer:
 
 def _open_call(text: str, position: lsp.Position) -> str:
     """The function whose argument list the cursor is in (`mlp(x, hid|` -> `mlp`), or ''."""
-    lines = text.splitlines()
+    lines = text.split("\n")
     before = "\n".join(lines[:position.line] + [lines[position.line][:position.character]
                                                  if position.line < len(lines) else ""])
     depth = 0
