@@ -11,7 +11,7 @@ suggestions of one posterior statement into one rewrite of that statement:
    what the expression reads), so the new parent replaces the reference it subsumes in the
    expression (`concat(z[l-1], x)` becomes `concat(z[<l], x)`), or, when the expression read none
    of that array, it is concatenated to the input of each network (`linear(x)` becomes
-   `linear(concat(x, a))`).
+   `linear(concat(x, a))`, `conv(conv(e) + e)` becomes `conv(concat(conv(e) + e, a))`).
 
 Every candidate is verified by re-running the whole pipeline on the patched text (parse, checks,
 graph, d-separation); the first that compiles and leaves no unacknowledged violation in the
@@ -322,10 +322,15 @@ def _add_input(e: ast.Expr, ref: ast.Ref) -> ast.Expr:
     """Make every network in `e` also read `ref`: its input `i` becomes `concat(i, ref)`.
 
     A network's input is the first positional argument of a call (both branches of a
-    conditional); a `concat` gains `ref` as one more argument; calls elsewhere are searched.
+    conditional); a `concat` gains `ref` as one more argument; calls elsewhere, also inside
+    feature arithmetic, are searched (a bare reference that is an operand of `+` is not an input).
     """
     if isinstance(e, ast.Conditional):
         return replace(e, body=_add_input(e.body, ref), orelse=_add_input(e.orelse, ref))
+    if isinstance(e, ast.BinaryOp):  # feature arithmetic: each operand's networks (`conv(c) + e`)
+        return replace(e, left=_add_input(e.left, ref), right=_add_input(e.right, ref))
+    if isinstance(e, ast.UnaryOp):
+        return replace(e, operand=_add_input(e.operand, ref))
     if not isinstance(e, ast.Call):
         return e
     if e.func == "concat":
@@ -338,6 +343,6 @@ def _add_input(e: ast.Expr, ref: ast.Ref) -> ast.Expr:
 def _operand(x: ast.Expr, ref: ast.Ref) -> ast.Expr:
     if isinstance(x, ast.Conditional):
         return replace(x, body=_operand(x.body, ref), orelse=_operand(x.orelse, ref))
-    if isinstance(x, (ast.Ref, ast.ListExpr)):
+    if isinstance(x, (ast.Ref, ast.ListExpr, ast.BinaryOp, ast.UnaryOp)):  # the input expression
         return ast.Call(_SPAN, "concat", (x, ref))
     return _add_input(x, ref)

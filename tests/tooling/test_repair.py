@@ -154,3 +154,29 @@ def test_fix_repairs_random_unfaithful_array_specs(tmp_path, capsys):
         if tried == 8:
             break
     assert tried == 8
+
+
+def test_fix_reaches_a_convolutional_network_inside_feature_arithmetic(tmp_path, capsys):
+    """An NVAE-like hierarchy whose posteriors read only bottom-up features: the new parents join the
+    input of the outer convolution, `conv(...) + e[l]`, and the model still builds and trains."""
+    from bench.bench_compile import NVAE
+
+    text = NVAE.format(L=3).replace("let C = 8", "let C = 4")
+    start, end = text.index("posterior z[l in 2..L]"), text.index("feature out")
+    text = text[:start] + "posterior z[l in 2..L] | x = normal(conv(conv(e[l], out = 2 * C, k = 1) + e[l], k = 3))\n" \
+        + text[end:]
+    fixed = fix(tmp_path, text, capsys)
+    assert "posterior z[l in 2..L] | x, z[<l] = normal(conv(concat(conv(e[l], out = 2 * C, k = 1) + e[l], z[<l])," \
+           " k = 3))" in fixed
+    assert_faithful_and_trains(tmp_path / "spec.hvae")
+
+
+def test_a_violation_in_an_imported_file_is_reported_not_rewritten(tmp_path, capsys):
+    (tmp_path / "base.hvae").write_text((ROOT / "tests/fixtures/specs/meanfield.hvae").read_text())
+    child = tmp_path / "child.hvae"
+    child.write_text('import "base.hvae"\nmodel "child"\n')
+    assert main(["check", str(child), "--fix", "--write"]) == 1
+    err = capsys.readouterr().err
+    assert "base.hvae:9:1: could not repair q(z[2], z[3])" in err and "NOT faithful" in err
+    assert child.read_text() == 'import "base.hvae"\nmodel "child"\n'
+    assert (tmp_path / "base.hvae").read_text() == (ROOT / "tests/fixtures/specs/meanfield.hvae").read_text()
