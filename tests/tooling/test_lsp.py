@@ -44,6 +44,9 @@ def test_diagnostics_of_an_unfaithful_spec_and_its_quick_fix(client):
     (edit,) = action["edit"]["changes"][uri(path)]
     assert edit["newText"] == "posterior z[l in 2..L] | z[<l], x = linear(concat(z[<l], x))"
     assert edit["range"]["start"] == {"line": 9, "character": 0}
+    client.notify("textDocument/didClose", {"textDocument": {"uri": uri(path)}})
+    cleared = client.wait_notification("textDocument/publishDiagnostics", where=lambda p: p["uri"] == uri(path))
+    assert cleared["diagnostics"] == []
 
 
 def test_errors_as_you_type_are_debounced_and_located(client, tmp_path):

@@ -70,6 +70,14 @@ def build_server() -> LanguageServer:
     def did_save(ls, params: lsp.DidSaveTextDocumentParams):
         check(params.text_document.uri)
 
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls, params: lsp.DidCloseTextDocumentParams):
+        uri = params.text_document.uri
+        if uri in pending:
+            pending.pop(uri).cancel()
+        latest.pop(uri, None)
+        server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     async def did_change(ls, params: lsp.DidChangeTextDocumentParams):
         uri = params.text_document.uri
