@@ -95,7 +95,7 @@ Apostolopoulou, Rosenfeld & Dubrawski. Self-reflective variational inference (Th
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 
@@ -374,8 +374,8 @@ def _assumption_report(problem: Problem, uses: dict):
                     "given-clause; remove it, or check its indices and given-clause")
             d = Diagnostic("assumption is not needed: it acknowledges no departure of the inference model",
                            first.span, hint, "warning", "unneeded-assumption")
-            warnings.append(str(d.with_source(problem.sources)) if first.span is not None else
-                            f"{location}: warning: {d.message}\nhint: {hint}")
+            warnings.append(d.with_source(problem.sources) if first.span is not None else
+                            replace(d, message=f"{location}: {d.message}"))
     return out, warnings
 
 

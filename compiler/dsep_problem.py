@@ -159,7 +159,7 @@ def problem_from_graph(mg, *, summaries: bool = True) -> Problem:
                                           _statement_text(mg, a.span), a.span, a.sufficient))
     return Problem(mg.name, graph, deterministic, observed, tuple(mg.latent_order),
                    {v: frozenset(p) for v, p in inference_parents.items()}, location, line, ranges, index,
-                   tuple(assumptions), tuple(str(w) for w in mg.warnings), dict(mg.spec.sources),
+                   tuple(assumptions), tuple(mg.warnings), dict(mg.spec.sources),
                    structure.summaries, structure.inverses)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional
 from . import ast
 from .depends import Dependencies, direct_reads
 from .elaborate import elaborate_collect
-from .errors import Diagnostic, SpecSemanticError
+from .errors import Diagnostic, Related, SpecSemanticError
 from .shapes import ShapeMixin
 from .values import ConcreteSpec, FactorRefValue
 
@@ -128,8 +128,8 @@ class _Checker(ShapeMixin):
         self._visiting: list[str] = []
         self._failed: set[str] = set()
 
-    def error(self, span, message, hint=None, code="semantic"):
-        self.out.append(Diagnostic(message, span, hint, "error", code))
+    def error(self, span, message, hint=None, code="semantic", related=()):
+        self.out.append(Diagnostic(message, span, hint, "error", code, related=tuple(related)))
 
     def warn(self, span, message, hint=None, code="lint"):
         self.out.append(Diagnostic(message, span, hint, "warning", code))
@@ -162,7 +162,7 @@ class _Checker(ShapeMixin):
                            hint=f"{var.kind} variables take: {', '.join(allowed)}", code="wrong-factor")
             if f.id in seen:
                 self.error(f.span, f"{f.id} is defined twice", hint=f"first defined at {seen[f.id].span}",
-                           code="duplicate-factor")
+                           code="duplicate-factor", related=[Related("first defined here", seen[f.id].span)])
             seen[f.id] = f
         for v in self.spec.variables.values():
             needed = {"observed": ("likelihood",), "latent": ("prior", "posterior"),

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Optional, Union
 
 from . import ast
 from . import library as lib
-from .errors import Diagnostic, SpecError, SpecSemanticError
+from .errors import Diagnostic, Related, SpecError, SpecSemanticError
 from .binding import BindingMixin
 from .expressions import ExpressionMixin, SpecTooLarge, _Bad, _BAD, _describe, _is_tensor
 from .limits import MAX_ELEMENTS, MAX_NODES
@@ -95,13 +95,13 @@ class _Elaborator(ExpressionMixin, BindingMixin):
         self.context = ""  # "l = 3" while expanding a statement with an index variable
 
     # -- diagnostics ------------------------------------------------------------------------
-    def error(self, span, message, hint=None, code="semantic"):
+    def error(self, span, message, hint=None, code="semantic", related=()):
         key = (span, message)
         if key not in self._reported:
             self._reported.add(key)
             if self.context:
                 message = f"{message} (where {self.context})"
-            self.errors.append(Diagnostic(message, span, hint, "error", code))
+            self.errors.append(Diagnostic(message, span, hint, "error", code, related=tuple(related)))
         return Invalid(span)
 
     def warn(self, span, message, hint=None, code="lint"):
@@ -168,7 +168,8 @@ class _Elaborator(ExpressionMixin, BindingMixin):
         for s in lets:
             if s.name in self.constant_spans:
                 self.error(s.span, f"constant '{s.name}' is defined twice",
-                           hint=f"first defined at {self.constant_spans[s.name]}", code="duplicate-name")
+                           hint=f"first defined at {self.constant_spans[s.name]}", code="duplicate-name",
+                           related=[Related("first defined here", self.constant_spans[s.name])])
                 continue
             self.constant_spans[s.name] = s.span
             if s.name in self.overrides:
@@ -265,7 +266,8 @@ class _Elaborator(ExpressionMixin, BindingMixin):
             for i in indices if indices is not None else [None]:
                 if i in slots:
                     self.error(s.target.span, f"{node_name(name, i)} is defined twice",
-                               hint=f"first defined at {slots[i]}", code="duplicate-name")
+                               hint=f"first defined at {slots[i]}", code="duplicate-name",
+                               related=[Related("first defined here", slots[i])])
                 else:
                     slots[i] = s.target.span
             previous = info.indices if info is not None and info.indices else ()

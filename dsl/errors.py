@@ -12,12 +12,13 @@ The CLI catches the one base class, prints ``str(error)`` and exits with status 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Optional
 
 from .ast import Span
 
-__all__ = ["Diagnostic", "SpecError", "SpecSyntaxError", "SpecSemanticError", "render_excerpt"]
+__all__ = ["Diagnostic", "Related", "SpecError", "SpecSyntaxError", "SpecSemanticError", "render_excerpt",
+           "span_dict"]
 
 
 _MAX_EXCERPT = 120  # characters of a long source line shown around the caret
@@ -39,9 +40,32 @@ def render_excerpt(span: Span, line_text: str) -> str:
     return f"  {number} | {line_text}\n  {gutter} | {' ' * start}{'^' * width}"
 
 
+def span_dict(span: Optional[Span]) -> dict:
+    """The location fields of the JSON schema (docs/diagnostics.schema.json); all null without a span."""
+    if span is None:
+        return {"file": None, "line": None, "column": None, "end_line": None, "end_column": None}
+    return {"file": span.path, "line": span.line, "column": span.column, "end_line": span.end_line,
+            "end_column": span.end_column}
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another place a diagnostic talks about, e.g. where a name was first defined."""
+
+    message: str
+    span: Span
+
+    def to_dict(self) -> dict:
+        return {"message": self.message, **span_dict(self.span)}
+
+
 @dataclass(frozen=True)
 class Diagnostic:
-    """One located message about a spec. `code` names the check (stable, for tests and tools)."""
+    """One located message about a spec. `code` names the check (stable, for tests and tools).
+
+    `related` lists other places the message refers to ("first defined here"); the CLI shows
+    them in the hint, JSON output and the language server as related locations.
+    """
 
     message: str
     span: Optional[Span] = None
@@ -49,6 +73,7 @@ class Diagnostic:
     severity: str = "error"  # "error" or "warning"
     code: str = "spec"
     line_text: Optional[str] = None
+    related: tuple = ()
 
     @property
     def is_error(self) -> bool:
@@ -64,8 +89,7 @@ class Diagnostic:
         lines = text.splitlines()
         if not 1 <= self.span.line <= len(lines):
             return self
-        return Diagnostic(self.message, self.span, self.hint, self.severity, self.code,
-                          lines[self.span.line - 1])
+        return replace(self, line_text=lines[self.span.line - 1])
 
     def __str__(self) -> str:
         where = f"{self.span}: " if self.span is not None else ""
@@ -77,13 +101,13 @@ class Diagnostic:
         return out
 
     def to_dict(self) -> dict:
-        return {
-            "severity": self.severity, "code": self.code, "message": self.message,
-            "hint": self.hint,
-            "path": self.span.path if self.span else None,
-            "line": self.span.line if self.span else None,
-            "column": self.span.column if self.span else None,
-        }
+        """The diagnostic as JSON data, as docs/diagnostics.schema.json describes it.
+
+        Lines and columns are 1-based; the end is exclusive. `hints` is a list (empty when there is
+        none) so that tools need not special-case null.
+        """
+        return {"severity": self.severity, "code": self.code, "message": self.message, **span_dict(self.span),
+                "hints": [self.hint] if self.hint else [], "related": [r.to_dict() for r in self.related]}
 
 
 class SpecError(Exception):

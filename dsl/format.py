@@ -4,7 +4,8 @@ The output is the spec as `zoo fmt` would write it: one statement per line, blan
 groups of statements of different kinds, the minimal parentheses that the grammar's precedence
 needs, and long statements wrapped at call and list brackets (newlines mean nothing to the
 parser, so wrapping never changes the meaning). Comments are not part of the AST and are not
-reproduced.
+reproduced here; :func:`dsl.layout.format_source` (what `zoo fmt` runs) formats a file's text and
+keeps its comments and hand layout.
 
 The property the tests hold it to: ``parse_spec(format_spec(spec)) == spec`` for every spec the
 parser can produce (spans are not compared).
@@ -24,7 +25,7 @@ from . import ast
 
 __all__ = ["format_spec", "format_statement", "format_expr", "LINE_WIDTH"]
 
-LINE_WIDTH = 100
+LINE_WIDTH = 120
 INDENT = "    "
 
 # Binding strength of each expression form, lowest first; mirrors the rule chain in hvae.lark
@@ -38,7 +39,7 @@ def format_spec(spec: ast.Spec, *, width: int = LINE_WIDTH) -> str:
 
     Args:
         spec: a parsed spec (imports are written back as `import` statements if present).
-        width: lines longer than this are wrapped at brackets where possible.
+        width: lines longer than this (120) are wrapped at brackets where possible.
 
     Returns:
         The text, ending with a newline (an empty spec gives the empty string).
@@ -107,11 +108,36 @@ def format_statement(stmt: ast.Statement, *, width: int = LINE_WIDTH) -> str:
 
 
 def _with_value(head: str, value: ast.Expr, tail: str, width: int) -> str:
-    """`head value tail` on one line if it fits; else the value on its own indented lines."""
+    """`head value tail` on one line if it fits; else the call's arguments filled into lines
+    aligned after its open bracket (as the specs are written by hand); else the value on its own
+    indented lines, broken inside its brackets."""
     flat = f"{head} {format_expr(value)}{tail}"
     if len(flat) <= width:
         return flat
+    if isinstance(value, ast.Call) and (value.args or value.kwargs):
+        opening = f"{head} {value.func}("
+        items = [_expr(a, _COND) for a in value.args] + [f"{k.name} = {_expr(k.value, _COND)}" for k in value.kwargs]
+        filled = _fill(opening, items, ")" + tail, width)
+        if filled is not None:
+            return filled
     return head + "\n" + INDENT + _wrapped(value, INDENT, width) + tail
+
+
+def _fill(opening: str, items: list, closing: str, width: int) -> Optional[str]:
+    """`opening` then `items` separated by ", ", as many to a line as fit, continuation lines
+    aligned under the first item; None when some item cannot fit."""
+    pad = " " * len(opening)
+    lines, current = [], opening
+    for i, item in enumerate(items):
+        text = item + ("," if i < len(items) - 1 else closing)
+        if current not in (opening, pad) and len(current) + 1 + len(text) > width:
+            lines.append(current)
+            current = pad
+        current += ("" if current in (opening, pad) else " ") + text
+        if len(current) > width:
+            return None
+    lines.append(current)
+    return "\n".join(lines)
 
 
 def _wrapped(e: ast.Expr, indent: str, width: int) -> str:
@@ -210,15 +236,22 @@ def _string(value: str) -> str:
     return f'"{value}"'
 
 
+def _tight(e: ast.Expr) -> str:
+    """An index expression; an offset of two atoms is written without spaces (`z[l-1]`, `1..L-1`)."""
+    if isinstance(e, ast.BinaryOp) and e.op in _SUM_OPS and _level(e.left) == _ATOM and _level(e.right) == _ATOM:
+        return f"{_bare(e.left)}{e.op}{_bare(e.right)}"
+    return format_expr(e)
+
+
 def _index(idx: ast.Index) -> str:
     if isinstance(idx, ast.IndexAt):
-        return format_expr(idx.at)
+        return _tight(idx.at)
     if isinstance(idx, ast.IndexSpan):
-        return f"{format_expr(idx.low)}..{format_expr(idx.high)}"
+        return f"{_tight(idx.low)}..{_tight(idx.high)}"
     if isinstance(idx, ast.IndexBinder):
-        return f"{idx.var} in {format_expr(idx.low)}..{format_expr(idx.high)}"
+        return f"{idx.var} in {_tight(idx.low)}..{_tight(idx.high)}"
     if isinstance(idx, ast.IndexRelation):
-        return f"{idx.relation}{format_expr(idx.bound)}"
+        return f"{idx.relation}{_tight(idx.bound)}"
     raise TypeError(f"cannot format {type(idx).__name__}")
 
 

@@ -96,8 +96,11 @@ def parse_spec(text: str, *, path: Optional[str] = None) -> ast.Spec:
     return ast.Spec(tuple(statements), path, ((path, text),))
 
 
-def load_spec(path: str) -> ast.Spec:
+def load_spec(path: str, *, text: Optional[str] = None) -> ast.Spec:
     """Read a spec file and splice in its imports, recursively.
+
+    `text`, when given, is the file's content in place of what is on disk (an editor's unsaved
+    buffer, a repaired spec being re-checked); its imports are still read from disk.
 
     An ``import "other.hvae" with (L = 8)`` statement is replaced by the statements of
     `other.hvae` (resolved relative to the importing file), with the named constants rebound.
@@ -109,8 +112,8 @@ def load_spec(path: str) -> ast.Spec:
         SpecSemanticError: an imported file is missing, an import cycle, or a binding names
             a constant the imported file does not define.
     """
-    sources: dict[str, str] = {}
     root = _display_path(path)
+    sources: dict[str, str] = {} if text is None else {root: text}
     statements = _load(root, (), sources, None)
     return ast.Spec(_merge_headers(statements, root), path, tuple(sources.items()))
 
@@ -128,7 +131,10 @@ def _load(path: str, stack: tuple[str, ...], sources: dict[str, str],
         chain = " -> ".join(stack + (path,))
         raise SpecSemanticError([Diagnostic(f"import cycle: {chain}", importer.span if importer else None,
                                             code="import-cycle").with_source(sources)])
-    text = read_spec_file(path, importer=importer.span if importer else None, sources=sources)
+    if path in sources and not stack:  # the root's text given to load_spec (an editor's unsaved buffer)
+        text = sources[path]
+    else:
+        text = read_spec_file(path, importer=importer.span if importer else None, sources=sources)
     sources[path] = text
     spec = parse_spec(text, path=path)
     out: list[ast.Statement] = []

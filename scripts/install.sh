@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with everything hvae-zoo needs: the pinned PyTorch build, the package itself
-# (editable) with its test extras, and Graphviz's `dot` for rendering diagrams.
+# (editable) with its test extras, Graphviz's `dot` for rendering diagrams, and the npm packages of
+# editors/vscode (the TextMate engine its grammar is tested with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -15,4 +16,11 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
 .venv/bin/python -m pip install -q -e ".[test]"
+# the TextMate grammar's test engine (vscode-textmate + vscode-oniguruma) and the VS Code client
+if command -v npm >/dev/null 2>&1; then
+    npm install --silent --prefix editors/vscode >/dev/null \
+        || echo "warning: npm install in editors/vscode failed; the TextMate grammar test will be skipped" >&2
+else
+    echo "warning: npm not found; the TextMate grammar test (tests/tooling/test_highlighting.py) will be skipped" >&2
+fi
 touch .venv/.installed

@@ -62,7 +62,7 @@ def test_warnings_are_reported_and_do_not_fail_the_build(capsys):
     code, out, _ = run(capsys, "build", str(LINT), "--json")
     assert code == 0
     warnings = json.loads(out)["warnings"]
-    assert len(warnings) == 3 and all(isinstance(w, str) and "warning:" in w for w in warnings)
+    assert len(warnings) == 3 and all(w["severity"] == "warning" and w["line"] and w["code"] for w in warnings)
 
 
 def test_build_emits_the_ir(capsys, tmp_path):

@@ -65,22 +65,25 @@ def test_json_lists_one_object_per_spec(capsys):
     data = json.loads(capsys.readouterr().out)
     assert [d["model"] for d in data] == ["vae", "skip_markov", "unneeded_assumption"]
     for d in data:
-        assert {"model", "faithful", "violations", "assumptions", "suggested_parents"} <= set(d)
+        assert {"model", "passes_check", "respects_exact_factorization", "violations", "assumptions",
+                "suggested_parents", "diagnostics"} <= set(d)
     vae, skip, unneeded = data
-    assert vae["faithful"] and vae["violations"] == []
-    assert not skip["faithful"]
+    assert vae["passes_check"] and vae["respects_exact_factorization"] and vae["violations"] == []
+    assert not skip["passes_check"] and not skip["respects_exact_factorization"]
     v = skip["violations"][0]
     assert v["latent"] == "z[3]" and v["missing"] == ["z[1]"] and v["witness"] == ["z[3]", "x", "z[1]"]
     assert v["line"] == 10 and v["acknowledged"] is False
     assert skip["suggested_parents"] == {"z[3]": ["z[1]"], "z[4]": ["z[1]", "z[2]"]}
-    assert unneeded["faithful"] and unneeded["assumptions"][0]["used"] is False
-    assert "assumption is not needed" in unneeded["warnings"][0]
+    assert unneeded["passes_check"] and unneeded["assumptions"][0]["used"] is False
+    assert "assumption is not needed" in unneeded["warnings"][0]["message"]
+    assert unneeded["warnings"][0]["severity"] == "warning" and unneeded["warnings"][0]["line"] == 11
 
 
 def test_json_reports_spec_errors(capsys):
     assert main(["check", "vae", "no_such_model", "--json"]) == 2
     data = json.loads(capsys.readouterr().out)
-    assert data[0]["faithful"] and "no model named" in data[1]["error"]
+    assert data[0]["passes_check"] and data[1]["status"] == "error"
+    assert "no model named" in data[1]["diagnostics"][0]["message"]
 
 
 def test_build_prints_the_verdict(capsys):

@@ -68,7 +68,7 @@ def estimate(mg) -> Estimate:
     """Count the parameters of every module of a compiled spec without allocating them."""
     import torch
 
-    from compiler.lower import lower
+    from zoo.lower import lower
 
     out = Estimate()
     for node in mg.graph.nodes:
@@ -162,8 +162,8 @@ def check_budget(mg, *, max_parameters: Optional[int] = None, batch_size: int = 
 
 def lower_checked(mg, *, max_parameters: Optional[int] = None, batch_size: int = 1, training: bool = False,
                   device: Optional[str] = None):
-    """:func:`compiler.lower.lower`, after :func:`check_budget` has found the model small enough."""
-    from compiler.lower import lower
+    """:func:`zoo.lower.lower`, after :func:`check_budget` has found the model small enough."""
+    from zoo.lower import lower
 
     check_budget(mg, max_parameters=max_parameters, batch_size=batch_size, training=training, device=device)
     return lower(mg)

@@ -1,9 +1,10 @@
-"""The `zoo` command: `zoo list | build | check | render | train | eval | sample`.
+"""The `zoo` command: `zoo list | build | check | render | train | eval | sample | fmt | lsp`.
 
 Each subcommand lives in :mod:`zoo.commands` as a module with `add_arguments(parser)` and
 `run(args) -> int`. :func:`main` is the only place that turns exceptions into exit codes:
-spec errors and :class:`ZooError` print their message and exit with 2, and no user mistake
-shows a traceback (``--debug`` shows it).
+spec errors and :class:`ZooError` print their message and exit with 2 (with ``--json``, a JSON
+document of diagnostics on stdout instead), and no user mistake shows a traceback (``--debug``
+shows it).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ COMMANDS = {
     "train": "train a spec on a data set",
     "eval": "evaluate a trained model: ELBO, importance-weighted NLL, KL per layer, active units",
     "sample": "draw samples from a trained model",
+    "fmt": "format .hvae files, keeping their comments (--check for CI)",
+    "lsp": "the language server for editors (stdio)",
 }
 
 
@@ -58,7 +61,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (SpecError, ZooError) as err:
         if args.debug:
             raise
-        print(str(err), file=sys.stderr)
+        if getattr(args, "json", False):  # one JSON document on stdout, as the command's own output
+            from .commands.json_output import dumps, error_document
+
+            print(dumps(error_document(args.command, getattr(args, "spec", None), err)))
+        else:
+            print(str(err), file=sys.stderr)
         return 2
     except BrokenPipeError:  # `zoo check --json | head`: the reader left; not an error of ours
         sys.stderr.close()

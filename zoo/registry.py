@@ -20,7 +20,8 @@ from .errors import ZooError
 if TYPE_CHECKING:  # networkx is imported by compile_spec, not by `zoo list`
     from compiler.graph import ModelGraph
 
-__all__ = ["ModelEntry", "list_models", "spec_path", "compile_spec", "create_model", "gc_paused", "SPEC_SUFFIX"]
+__all__ = ["ModelEntry", "list_models", "spec_path", "compile_spec", "compile_loaded", "create_model", "gc_paused",
+           "SPEC_SUFFIX"]
 
 SPEC_SUFFIX = ".hvae"
 
@@ -97,12 +98,14 @@ def spec_path(name_or_path: str) -> str:
                    f" (models: {', '.join(names)})")
 
 
-def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = None) -> ModelGraph:
+def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = None, *,
+                 text: Optional[str] = None) -> ModelGraph:
     """Parse, check and build the IR of a spec.
 
     Args:
         name_or_path: a zoo model name or a `.hvae` file.
         overrides: constant values (``{"L": 8}``), as ``--set L=8`` does.
+        text: the spec file's text in place of what is on disk (a repaired spec, an editor buffer).
 
     Raises:
         ZooError: the spec cannot be found, or it is an invalid fragment (`_name.hvae`, made to be
@@ -112,7 +115,7 @@ def compile_spec(name_or_path: str, overrides: Optional[Mapping[str, Any]] = Non
     path = spec_path(name_or_path)
     try:
         with gc_paused():
-            return _compile(path, overrides)
+            return _compile(path, overrides, text)
     except dsl.SpecError as err:
         if not is_fragment(path):
             raise
@@ -139,13 +142,28 @@ def gc_paused():
             gc.enable()
 
 
-def _compile(path: str, overrides: Optional[Mapping[str, Any]]) -> ModelGraph:
-    from compiler.graph import build_graph
-    from compiler.validate import validate_graph
+def _compile(path: str, overrides: Optional[Mapping[str, Any]], text: Optional[str] = None) -> ModelGraph:
+    return compile_loaded(dsl.load_spec(path, text=text), overrides)
 
-    spec = dsl.load_spec(path)
+
+def compile_loaded(spec: dsl.Spec, overrides: Optional[Mapping[str, Any]] = None, *,
+                   validate: bool = True) -> ModelGraph:
+    """Check and build the IR of an already loaded spec (what :func:`compile_spec` does after reading).
+
+    `validate=False` skips :func:`compiler.validate.validate_graph`, which re-checks on the IR what
+    the spec checker already guarantees for graphs built from specs; the language server, which
+    re-checks on every edit, leaves it out.
+
+    Raises:
+        SpecError: the spec is invalid.
+    """
+    from compiler.graph import build_graph
+
     concrete, shapes, warnings = dsl.checked(spec, overrides)
     mg = build_graph(concrete, shapes, warnings)
+    if not validate:
+        return mg
+    from compiler.validate import validate_graph
 
     problems = [d for d in validate_graph(mg) if d.is_error]
     if problems:

@@ -117,7 +117,8 @@ def _matching(text: str, i: int) -> int:
     ("(a or b) and c", "(a or b) and c"),
     ("f(x, k = (1 + 2) * 3)", "f(x, k = (1 + 2) * 3)"),
     ("[1.5, 1e-3, 10, \"s\", true]", "[1.5, 0.001, 10, \"s\", true]"),
-    ("prior(z[l - 1]) ", "prior(z[l - 1])"),
+    ("prior(z[l - 1]) ", "prior(z[l-1])"),
+    ("z[2 * l - 1]", "z[2 * l - 1]"),
     ("d[<l].key", "d[<l].key"),
 ])
 def test_expression_formatting(text, expected):

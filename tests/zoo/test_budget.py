@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from compiler.lower import lower
+from zoo.lower import lower
 from dsl import SpecError
 from zoo.budget import check_budget, estimate
 from zoo.cli import main

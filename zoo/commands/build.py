@@ -3,7 +3,8 @@
 The summary lists the random variables, the parameters of every component (a statement's
 array: `e`, `c`, `prior(z)`, ...) with the model it belongs to (inference, generative or
 shared), the total, the factorization verdict and the spec's warnings. `--json` prints one
-object instead; `--emit FILE.yaml|FILE.json` also writes the full IR.
+object instead (warnings as diagnostic objects; on an error, a document of diagnostics:
+docs/diagnostics.schema.json); `--emit FILE.yaml|FILE.json` also writes the full IR.
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def summarize(mg, model=None) -> dict:
                    for v in mg.observed],
         inference_order=list(mg.latent_order),
         constants={k: v for k, v in mg.spec.constants.items()},
-        warnings=[str(w) for w in mg.warnings],
+        warnings=[w.to_dict() for w in mg.warnings],
     )
     if model is not None:
         comps: dict[str, dict] = OrderedDict()
@@ -142,11 +143,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
         return 0
-    print(_format(summary))
+    print(_format(summary, [str(w) for w in mg.warnings]))
     return 0
 
 
-def _format(s: dict) -> str:
+def _format(s: dict, warnings: list) -> str:
     lines = [f"{s['model']}: {s['description']}" if s["description"] else s["model"]]
     if s["paper"]:
         lines.append(f"  paper: {s['paper']}")
@@ -168,10 +169,10 @@ def _format(s: dict) -> str:
     if "factorization" in s:
         lines.append("")
         lines.append(_format_verdict(s["factorization"]))
-    if s["warnings"]:
+    if warnings:
         lines.append("")
-        lines.append(f"{len(s['warnings'])} warning(s):")
-        lines.extend(s["warnings"])
+        lines.append(f"{len(warnings)} warning(s):")
+        lines.extend(warnings)
     return "\n".join(lines)
 
 
@@ -179,9 +180,9 @@ def _format_verdict(v) -> str:
     """One line per verdict, plus the first unacknowledged violation (`zoo check` prints them all)."""
     violations = v.get("violations", [])
     open_ = [x for x in violations if not x.get("acknowledged")]
-    if v.get("exact", not violations):
+    if v["respects_exact_factorization"]:
         return "factorization: faithful (the posterior respects the exact posterior's factorization)"
-    if v["faithful"]:
+    if v["passes_check"]:
         return (f"factorization: faithful up to {len(violations)} departure(s) acknowledged by assumptions "
                 f"(see `zoo check`)")
     first = open_[0]

@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="where to write (default: MODEL_VIEW.FORMAT in the current directory; '-' for stdout, "
                              "DOT only)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object: the files written, or the spec's diagnostics on an error")
     parser.add_argument("--no-legend", action="store_true", help="leave out the legend")
     parser.add_argument("--no-check", action="store_true",
                         help="pgm view: do not run the factorization check (no violations drawn)")
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.output or f"{mg.name}_{args.view}.{fmt}"
     if fmt == "dot":
         _write(path, text.encode("utf-8"))
-        print(f"wrote {path}")
+        _wrote(args, mg, path)
         return 0
     try:
         data = _layout(text, fmt)
@@ -79,8 +81,18 @@ def run(args: argparse.Namespace) -> int:
         print(INSTALL_HINT.format(fmt=fmt, path=dot_path), file=sys.stderr)
         return 1
     _write(path, data)
-    print(f"wrote {path}")
+    _wrote(args, mg, path)
     return 0
+
+
+def _wrote(args, mg, path: str) -> None:
+    if args.json:
+        from .json_output import dumps
+
+        print(dumps({"command": "render", "model": mg.name, "status": "ok", "outputs": [path],
+                     "diagnostics": [w.to_dict() for w in mg.warnings]}))
+    else:
+        print(f"wrote {path}")
 
 
 class _NoGraphviz(Exception):

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="a model name from `zoo list` or a .hvae file")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a spec constant (repeatable), e.g. --set W=8")
+    parser.add_argument("--json", action="store_true",
+                        help="end with one JSON object on stdout (run folder, steps, checkpoint), or the "
+                             "diagnostics on an error (docs/diagnostics.schema.json); progress stays on stderr")
     parser.add_argument("--data", metavar="NAME", help="data set: digits, mnist, binarized_mnist, omniglot, cifar10")
     parser.add_argument("--data-root", metavar="DIR", help="folder holding the data files (default $ZOO_DATA or "
                         "~/.cache/hvae-zoo/data)")
@@ -98,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
             _plot(setup.run_dir)
             say(f"done: {state.step:,} steps ({state.skipped_total} skipped); checkpoint "
                 f"{os.path.join(setup.run_dir, 'checkpoint.pt')}\nevaluate with: zoo eval {setup.run_dir}")
+            if args.json:
+                from .json_output import dumps
+
+                print(dumps({"command": "train", "model": setup.mg.name, "status": "ok", "run": setup.run_dir,
+                             "steps": state.step, "checkpoint": os.path.join(setup.run_dir, "checkpoint.pt"),
+                             "diagnostics": [w.to_dict() for w in setup.mg.warnings]}))
         return 0
     finally:
         ctx.close()
