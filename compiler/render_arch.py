@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 
-from .render import STYLE, _escape, _natural, attrs, header, html_name, quote
+from .dot import STYLE, attrs, header, html_name, quote
+from .dot import escape as _escape, natural as _natural
 
 __all__ = ["architecture_dot", "owner_of"]
 
@@ -40,7 +41,7 @@ def owner_of(node: str) -> str:
     return base
 
 
-def architecture_dot(mg, *, legend: bool = True) -> str:
+def architecture_dot(mg, *, legend: bool = True, unroll: bool = False, layers=None) -> str:
     """DOT text of the dataflow of `mg`, collapsed to one node per owner (see the module docstring)."""
     from .graph import VarInfo
 

@@ -108,13 +108,13 @@ def test_pgm_highlights_violations_and_witness_paths():
 
 def test_pgm_acknowledged_departures_are_orange():
     mg = compile_spec("dlgm")
-    nodes, edges = statements(to_dot(mg, "pgm", check_posterior_factorization(mg, inverse=False)))
+    nodes, edges = statements(to_dot(mg, "pgm", check_posterior_factorization(mg, inverse=False), unroll=True))
     assert STYLE["acknowledged"] in nodes["z[5]"] and STYLE["acknowledged"] not in nodes["z[1]"]
     assert any(STYLE["acknowledged"] in e for e in edges[("z[4]", "z[5]")])
 
 
 def test_pgm_draws_skip_connections_light_and_the_chain_dark():
-    nodes, edges = statements(to_dot(compile_spec("nvae8"), "pgm"))
+    nodes, edges = statements(to_dot(compile_spec("nvae8"), "pgm", unroll=True))
     (chain,) = edges[("z[3]", "z[4]")]
     (skip,) = edges[("z[1]", "z[4]")]
     assert 'penwidth="0.6"' in skip and 'constraint="false"' in skip and "59" in skip
