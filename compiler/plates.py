@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Optional
 
-__all__ = ["Plate", "Collapsed", "index_of", "element", "find_plate", "collapse", "relation_text", "MIN_PLATE"]
+__all__ = ["Plate", "Collapsed", "index_of", "element", "find_plate", "collapse", "relation_text", "parse_layers",
+           "select_layers", "mapped_inverse", "MIN_PLATE"]
 
 MIN_PLATE = 4  # fewer repeated layers than this are drawn as they are (a 4-layer ladder reads unrolled)
 
@@ -47,17 +48,42 @@ def element(array: str, index) -> str:
 
 @dataclass(frozen=True)
 class Plate:
-    """A run of layers drawn once: indices `low..high` of `arrays`, bound to `binder`."""
+    """Layers drawn once: for each array inside, the run of indices its representative stands for.
+
+    Attributes:
+        binder: the index variable (from the range statements; "l" if none is known).
+        spans: {array: (low, high)}; the graphical model's plate has one run for all its arrays,
+            the architecture view one run per array.
+        relations: {(source array, target array, edge key): relation} for every indexed edge
+            pattern into an array of the plate ("<l", "l-1", ">=l+1", "*", or a tuple of indices).
+    """
 
     binder: str
-    low: int
-    high: int
-    arrays: tuple
-    relations: dict = field(default_factory=dict, compare=False, hash=False)  # (B, A, key) -> "<l"
+    spans: dict = field(hash=False)
+    relations: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def arrays(self) -> tuple:
+        return tuple(sorted(self.spans))
+
+    @property
+    def low(self) -> int:
+        return min(lo for lo, _ in self.spans.values())
+
+    @property
+    def high(self) -> int:
+        return max(hi for _, hi in self.spans.values())
 
     @property
     def indices(self) -> range:
         return range(self.low, self.high + 1)
+
+    def span(self, array: str) -> tuple:
+        return self.spans[array]
+
+    def contains(self, node: str) -> bool:
+        ix = index_of(node)
+        return bool(ix) and ix[0] in self.spans and self.spans[ix[0]][0] <= ix[1] <= self.spans[ix[0]][1]
 
     @property
     def label(self) -> str:
@@ -80,39 +106,45 @@ class Collapsed:
 
     def folded(self, node: str) -> bool:
         """`node` is a representative of the plate's layers."""
-        return self.plate is not None and any(node == element(a, self.plate.binder) for a in self.plate.arrays)
+        return self.plate is not None and any(node == element(a, self.plate.binder) for a in self.plate.spans)
+
+
+def _offset(k: int) -> str:
+    return "l" if k == 0 else f"l{k:+d}"
 
 
 def _relations(sources: set, index: int, universe: list) -> frozenset:
-    """The names of a set of source indices relative to the target's index `index`."""
+    """The names of a set of source indices relative to the target's index `index`.
+
+    Example:
+        >>> sorted(_relations({1, 2, 3}, 4, [1, 2, 3, 4, 5]))
+        ['<=l-1', '<l', 'l-3..l-1']
+    """
     names = set()
     if len(sources) == 1:
         (s,) = sources
-        k = s - index
-        names.add("l" if k == 0 else f"l{k:+d}")
-    for op, test in (("<", lambda i: i < index), ("<=", lambda i: i <= index), (">", lambda i: i > index),
-                     (">=", lambda i: i >= index)):
-        if sources == {i for i in universe if test(i)}:
-            names.add(f"{op}l")
+        names.add(_offset(s - index))
+    top, bottom = max(sources), min(sources)
+    if sources == {i for i in universe if i <= top}:  # every index up to one: z[<l], n[<l-1]
+        names.update({"<" + _offset(top + 1 - index), "<=" + _offset(top - index)})
+    if sources == {i for i in universe if i >= bottom}:  # every index from one on: z[>l], e[>=l+1]
+        names.update({">" + _offset(bottom - 1 - index), ">=" + _offset(bottom - index)})
     if sources == set(universe) and len(universe) > 1:
         names.add("*")
+    if len(sources) > 1 and top - bottom + 1 == len(sources):  # a window: c[l-1..l]
+        names.add(f"{_offset(bottom - index)}..{_offset(top - index)}")
     if not names:
         names.add(tuple(sorted(sources)))  # irregular: only the same absolute set matches
     return frozenset(names)
 
 
-_PREFERENCE = ("l", "l-1", "l+1", "<l", ">l", "<=l", ">=l", "*")
-
-
 def _pick(names: frozenset):
-    for n in _PREFERENCE:
-        if n in names:
-            return n
-    return sorted(names, key=str)[0]
+    """The simplest name: a single offset, then the shortest range."""
+    return min(names, key=lambda n: (isinstance(n, tuple), not str(n).startswith("l"), len(str(n)), str(n)))
 
 
 def find_plate(nodes, edges: dict, binder: Optional[Callable[[str], Optional[str]]] = None,
-               minimum: int = MIN_PLATE) -> Optional[Plate]:
+               minimum: int = MIN_PLATE, per_array: bool = False) -> Optional[Plate]:
     """The longest run of layers with the same structure, or None.
 
     Args:
@@ -120,7 +152,10 @@ def find_plate(nodes, edges: dict, binder: Optional[Callable[[str], Optional[str
         edges: {(a, b): key}: the edges, each with a hashable style key (the model it belongs to);
             edges of different keys are different patterns.
         binder: the index variable's name for a node (from its statement), if known; "l" otherwise.
-        minimum: the fewest layers worth a plate.
+        minimum: the fewest layers worth folding.
+        per_array: find a run for each array on its own (the architecture view, where arrays such
+            as a preprocessing cell's cover other indices than the latents); otherwise one run
+            common to every array present at its indices (the graphical model's plate).
 
     Returns:
         A :class:`Plate` whose relations name every indexed edge pattern into its arrays.
@@ -134,14 +169,13 @@ def find_plate(nodes, edges: dict, binder: Optional[Callable[[str], Optional[str
         return None
     universe = {a: sorted(members) for a, members in arrays.items()}
     incoming: dict = {}
-    for (a, b), key in edges.items():
-        incoming.setdefault(b, []).append((a, key))
     outgoing: dict = {}
     for (a, b), key in edges.items():
+        incoming.setdefault(b, []).append((a, key))
         outgoing.setdefault(a, []).append((b, key))
 
-    def describe(i: int):
-        present = frozenset(a for a in arrays if i in arrays[a])
+    def describe(i: int, only: Optional[str]):
+        present = frozenset(a for a in arrays if i in arrays[a] and (only is None or a == only))
         plain, rel = set(), {}
         for array in present:
             n = arrays[array][i]
@@ -159,36 +193,43 @@ def find_plate(nodes, edges: dict, binder: Optional[Callable[[str], Optional[str
                 rel[g] = _relations(sources, i, universe[g[0]])
         return present, frozenset(plain), rel
 
-    indices = sorted(set().union(*(set(m) for m in arrays.values())))
-    best = None
-    start = 0
-    while start < len(indices):
-        present, plain, rel = describe(indices[start])
-        end = start
-        while end + 1 < len(indices) and indices[end + 1] == indices[end] + 1:
-            p2, pl2, r2 = describe(indices[end + 1])
-            if p2 != present or pl2 != plain or r2.keys() != rel.keys():
-                break
-            merged = {g: rel[g] & r2[g] for g in rel}
-            if not all(merged.values()):
-                break
-            rel = merged
-            end += 1
-        if best is None or end - start > best[1] - best[0]:
-            best = (start, end, present, rel)
-        start = end + 1 if end > start else start + 1
-    lo, hi, present, rel = best
-    if hi - lo + 1 < minimum:
+    def longest(indices: list, only: Optional[str]):
+        best, start = None, 0
+        while start < len(indices):
+            present, plain, rel = describe(indices[start], only)
+            end = start
+            while end + 1 < len(indices) and indices[end + 1] == indices[end] + 1:
+                p2, pl2, r2 = describe(indices[end + 1], only)
+                if p2 != present or pl2 != plain or r2.keys() != rel.keys():
+                    break
+                merged = {g: rel[g] & r2[g] for g in rel}
+                if not all(merged.values()):
+                    break
+                rel = merged
+                end += 1
+            if best is None or end - start > best[1] - best[0]:
+                best = (indices[start], indices[end], present, rel)
+            start = end + 1
+        return best
+
+    spans, relations = {}, {}
+    groups = [(a, universe[a]) for a in sorted(arrays)] if per_array else [
+        (None, sorted(set().union(*(set(m) for m in arrays.values()))))]
+    for only, indices in groups:
+        low, high, present, rel = longest(indices, only)
+        if high - low + 1 >= minimum:
+            spans.update({a: (low, high) for a in present})
+            relations.update({g: _pick(r) for g, r in rel.items()})
+    if not spans:
         return None
-    low, high = indices[lo], indices[hi]
     name = "l"
     if binder is not None:
-        for array in sorted(present):
-            found = binder(arrays[array][low])
+        for array in sorted(spans):
+            found = binder(arrays[array][spans[array][0]])
             if found:
                 name = found
                 break
-    return Plate(name, low, high, tuple(sorted(present)), {g: _pick(r) for g, r in rel.items()})
+    return Plate(name, spans, relations)
 
 
 def relation_text(array: str, relation, binder: str) -> str:
@@ -216,14 +257,9 @@ def collapse(nodes, edges: dict, plate: Optional[Plate]) -> Collapsed:
     """
     if plate is None:
         return Collapsed({n: [n] for n in nodes}, {(a, b, k): (None, [(a, b)]) for (a, b), k in edges.items()})
-    inside = set(plate.arrays)
-    span = set(plate.indices)
 
     def drawn(n: str) -> str:
-        ix = index_of(n)
-        if ix and ix[0] in inside and ix[1] in span:
-            return element(ix[0], plate.binder)
-        return n
+        return element(index_of(n)[0], plate.binder) if plate.contains(n) else n
 
     out_nodes: dict = {}
     for n in nodes:
@@ -240,8 +276,10 @@ def collapse(nodes, edges: dict, plate: Optional[Plate]) -> Collapsed:
             if relation is not None and relation != "l":
                 label = relation_text(index_of(members[0][0])[0], relation, plate.binder)
         elif rep_a or rep_b:
+            folded = index_of(members[0][0] if rep_a else members[0][1])[0]
             which = sorted({index_of(m[0] if rep_a else m[1])[1] for m in members})
-            if set(which) != span:
+            low, high = plate.span(folded)
+            if which != list(range(low, high + 1)):
                 label = f"{plate.binder} = {_ranges(which)}"
         out_edges[(a, b, key)] = (label, members)
     return Collapsed(out_nodes, out_edges, plate)
@@ -258,3 +296,67 @@ def _ranges(indices: list) -> str:
             run = [i]
     parts.append(run)
     return ", ".join(f"{r[0]}..{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in parts)
+
+
+def parse_layers(text: str) -> tuple:
+    """`1..4` -> (1, 4), `3` -> (3, 3).
+
+    Raises:
+        ValueError: anything else, or a range whose end is before its start.
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?", text)
+    if not m:
+        raise ValueError(f"--layers expects FIRST..LAST (e.g. 1..4), got '{text}'")
+    low, high = int(m.group(1)), int(m.group(2) or m.group(1))
+    if high < low:
+        raise ValueError(f"--layers {text}: the last layer is before the first")
+    return low, high
+
+
+def select_layers(nodes, edges: dict, layers: tuple, what: str = "layer"):
+    """Keep the layers `layers` of every array; fold the rest of each array into one elision node.
+
+    Returns:
+        (nodes, edges, elided): edges into or out of elided layers go to the array's elision node
+        (``z[5..16]``), deduplicated; `elided` is the set of elision nodes.
+
+    Raises:
+        ValueError: no node has an index in `layers`.
+    """
+    low, high = layers
+    arrays: dict = {}
+    for n in nodes:
+        ix = index_of(n)
+        if ix:
+            arrays.setdefault(ix[0], []).append(ix[1])
+    if not any(low <= i <= high for idx in arrays.values() for i in idx):
+        have = sorted({i for idx in arrays.values() for i in idx})
+        span = f"{have[0]}..{have[-1]}" if have else "none"
+        raise ValueError(f"--layers {low}..{high} selects no {what}: the indices are {span}")
+    mapped = {}
+    for n in nodes:
+        ix = index_of(n)
+        if ix and not low <= ix[1] <= high:
+            out = sorted(i for i in arrays[ix[0]] if not low <= i <= high)
+            side = [i for i in out if (i < low) == (ix[1] < low)]
+            mapped[n] = element(ix[0], f"{side[0]}..{side[-1]}" if len(side) > 1 else side[0])
+        else:
+            mapped[n] = n
+    kept, seen = [], set()
+    for n in nodes:
+        if mapped[n] not in seen:
+            seen.add(mapped[n])
+            kept.append(mapped[n])
+    new_edges: dict = {}
+    for (a, b), key in edges.items():
+        a2, b2 = mapped[a], mapped[b]
+        if a2 != b2 or a2 == a:
+            new_edges.setdefault((a2, b2), key)
+    elided = {m for n, m in mapped.items() if m != n}
+    return kept, new_edges, elided, mapped
+
+
+def mapped_inverse(mapped: dict, drawn: str) -> list:
+    """The original nodes a node drawn after layer selection stands for."""
+    out = [n for n, m in mapped.items() if m == drawn]
+    return out or [drawn]

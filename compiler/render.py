@@ -19,9 +19,9 @@ import re
 from typing import Optional
 
 from .dot import STYLE, attrs, escape, header, html_name, natural, quote, relation_label
-from .plates import collapse, element, find_plate, index_of
+from .plates import collapse, find_plate, index_of, mapped_inverse, parse_layers, select_layers
 
-__all__ = ["to_dot", "quote", "html_name", "STYLE", "LAYOUTS", "parse_layers"]
+__all__ = ["to_dot", "quote", "html_name", "STYLE", "LAYOUTS", "parse_layers"]  # parse_layers: from plates
 
 LAYOUTS = ("overlay", "side-by-side")
 
@@ -67,64 +67,6 @@ def to_dot(mg, view: str = "pgm", report=None, *, legend: bool = True, unroll: b
 
         return architecture_dot(mg, legend=legend, unroll=unroll or layers is not None, layers=layers)
     raise ValueError(f"unknown view '{view}': choose 'pgm' or 'architecture'")
-
-
-def parse_layers(text: str) -> tuple:
-    """`1..4` -> (1, 4), `3` -> (3, 3).
-
-    Raises:
-        ValueError: anything else, or a range whose end is before its start.
-    """
-    m = re.fullmatch(r"\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?", text)
-    if not m:
-        raise ValueError(f"--layers expects FIRST..LAST (e.g. 1..4), got '{text}'")
-    low, high = int(m.group(1)), int(m.group(2) or m.group(1))
-    if high < low:
-        raise ValueError(f"--layers {text}: the last layer is before the first")
-    return low, high
-
-
-def select_layers(nodes, edges: dict, layers: tuple, what: str = "layer"):
-    """Keep the layers `layers` of every array; fold the rest of each array into one elision node.
-
-    Returns:
-        (nodes, edges, elided): edges into or out of elided layers go to the array's elision node
-        (``z[5..16]``), deduplicated; `elided` is the set of elision nodes.
-
-    Raises:
-        ValueError: no node has an index in `layers`.
-    """
-    low, high = layers
-    arrays: dict = {}
-    for n in nodes:
-        ix = index_of(n)
-        if ix:
-            arrays.setdefault(ix[0], []).append(ix[1])
-    if not any(low <= i <= high for idx in arrays.values() for i in idx):
-        have = sorted({i for idx in arrays.values() for i in idx})
-        span = f"{have[0]}..{have[-1]}" if have else "none"
-        raise ValueError(f"--layers {low}..{high} selects no {what}: the indices are {span}")
-    mapped = {}
-    for n in nodes:
-        ix = index_of(n)
-        if ix and not low <= ix[1] <= high:
-            out = sorted(i for i in arrays[ix[0]] if not low <= i <= high)
-            side = [i for i in out if (i < low) == (ix[1] < low)]
-            mapped[n] = element(ix[0], f"{side[0]}..{side[-1]}" if len(side) > 1 else side[0])
-        else:
-            mapped[n] = n
-    kept, seen = [], set()
-    for n in nodes:
-        if mapped[n] not in seen:
-            seen.add(mapped[n])
-            kept.append(mapped[n])
-    new_edges: dict = {}
-    for (a, b), key in edges.items():
-        a2, b2 = mapped[a], mapped[b]
-        if a2 != b2 or a2 == a:
-            new_edges.setdefault((a2, b2), key)
-    elided = {m for n, m in mapped.items() if m != n}
-    return kept, new_edges, elided, mapped
 
 
 def _pgm(mg, report, legend: bool, *, unroll: bool, layers, layout: str, ids: bool) -> str:
@@ -176,12 +118,6 @@ def _pgm(mg, report, legend: bool, *, unroll: bool, layers, layout: str, ids: bo
         _pgm_legend(lines, drawn)
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def mapped_inverse(mapped: dict, drawn: str) -> list:
-    """The original nodes a node drawn after layer selection stands for."""
-    out = [n for n, m in mapped.items() if m == drawn]
-    return out or [drawn]
 
 
 def _worst(colours: list) -> Optional[str]:
