@@ -180,6 +180,17 @@ class ModelGraph:
     def models_of(self, node: str) -> frozenset:
         return self.graph.nodes[node].get("models", frozenset())
 
+    # -- notebook display (Jupyter calls these) ------------------------------------------------
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        from .layout import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)
+
+    def _repr_svg_(self):
+        from .layout import svg
+
+        return svg(self)
+
 
 def _pgm_node(g: nx.DiGraph, n: str) -> bool:
     d = g.nodes[n]

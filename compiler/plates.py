@@ -331,8 +331,9 @@ def select_layers(nodes, edges: dict, layers: tuple, what: str = "layer"):
             arrays.setdefault(ix[0], []).append(ix[1])
     if not any(low <= i <= high for idx in arrays.values() for i in idx):
         have = sorted({i for idx in arrays.values() for i in idx})
-        span = f"{have[0]}..{have[-1]}" if have else "none"
-        raise ValueError(f"--layers {low}..{high} selects no {what}: the indices are {span}")
+        if not have:
+            raise ValueError(f"--layers {low}..{high}: this model has no indexed {what}s")
+        raise ValueError(f"--layers {low}..{high} selects no {what}: the indices are {have[0]}..{have[-1]}")
     mapped = {}
     for n in nodes:
         ix = index_of(n)
