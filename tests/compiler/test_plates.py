@@ -112,7 +112,7 @@ def test_every_spec_draws_in_every_view_and_layout_within_the_size_targets(name)
             continue
         text = to_dot(mg, "pgm", report, **options)
         assert text.startswith("digraph") and text.rstrip().endswith("}")
-    for options in ({"unroll": True}, {"layers": (1, 2)}):
+    for options in ({"unroll": True}, {"layers": (1, 2)} if layered else {}):
         assert statements(to_dot(mg, "architecture", **options))[0]
 
 
@@ -146,7 +146,9 @@ def test_layers_draw_a_subset_and_mark_the_rest():
     assert {"z[1]", "z[4]", "z[5..16]", "x"} <= set(nodes) and "z[9]" not in nodes
     assert "dashed" in nodes["z[5..16]"]
     assert ("z[4]", "z[5..16]") in edges
-    with pytest.raises(ValueError, match="selects no layer"):
+    with pytest.raises(ValueError, match="selects no layer: the indices are 1..16"):
+        to_dot(compile_spec("attentive16"), "pgm", layers=(20, 30))
+    with pytest.raises(ValueError, match="no indexed layers"):
         to_dot(compile_spec("vae"), "pgm", layers=(1, 2))
     assert parse_layers("1..4") == (1, 4) and parse_layers("3") == (3, 3)
     with pytest.raises(ValueError, match="FIRST..LAST"):
