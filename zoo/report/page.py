@@ -57,22 +57,23 @@ svg.hovering g.edge:not(.hl), svg.hovering g.node:not(.hl) { opacity: 0.25; }
 SCRIPT = """
 (function () {
   document.querySelectorAll('figure.zoom').forEach(function (fig) {
-    var svg = fig.querySelector('svg'), scale = 1, base = parseFloat(svg.getAttribute('data-width')) || 800;
-    function set(s) {
-      scale = Math.min(8, Math.max(0.25, s));
-      svg.style.maxWidth = scale > 1 ? 'none' : '100%';
-      svg.style.width = (base * scale) + 'px';
+    var svg = fig.querySelector('svg'), base = parseFloat(svg.getAttribute('data-width')) || 800;
+    function zoom(factor) {  // from the size shown now (a wide diagram starts shrunk to fit)
+      var width = Math.min(8 * base, Math.max(80, svg.getBoundingClientRect().width * factor));
+      svg.style.maxWidth = 'none';
+      svg.style.width = width + 'px';
     }
+    function fit() { svg.style.maxWidth = '100%'; svg.style.width = base + 'px'; }
     fig.querySelectorAll('button[data-zoom]').forEach(function (b) {
       b.addEventListener('click', function () {
         var z = b.getAttribute('data-zoom');
-        set(z === 'in' ? scale * 1.25 : z === 'out' ? scale / 1.25 : 1);
+        if (z === 'fit') { fit(); } else { zoom(z === 'in' ? 1.25 : 0.8); }
       });
     });
     fig.querySelector('.viewport').addEventListener('wheel', function (e) {
       if (!e.ctrlKey) { return; }
       e.preventDefault();
-      set(e.deltaY < 0 ? scale * 1.1 : scale / 1.1);
+      zoom(e.deltaY < 0 ? 1.1 : 1 / 1.1);
     }, { passive: false });
   });
   document.querySelectorAll('[data-witness]').forEach(function (item) {
