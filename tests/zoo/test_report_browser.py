@@ -79,6 +79,7 @@ def test_model_card_loads_draws_and_zooms(browser, pages, tmp_path):
     for sid in ("#pgm-figure-svg", "#arch-figure-svg"):
         box = _drawn(page, sid)
         assert box["w"] > 100 and box["h"] > 100 and box["n"] >= 3
+    _shot(page, tmp_path, "card_attentive16")
     before = _drawn(page, "#arch-figure-svg")["w"]
     page.click("#arch-figure button[data-zoom='out']")
     assert _drawn(page, "#arch-figure-svg")["w"] == pytest.approx(0.8 * before, rel=0.02)
@@ -88,7 +89,6 @@ def test_model_card_loads_draws_and_zooms(browser, pages, tmp_path):
     page.click("#arch-figure button[data-zoom='fit']")
     assert _drawn(page, "#arch-figure-svg")["w"] == pytest.approx(before, rel=0.01)
     assert page.locator("pre.source .k").count() > 20  # the spec source, highlighted
-    _shot(page, tmp_path, "card_attentive16")
     page.close()
     assert not problems, problems
 
