@@ -217,3 +217,20 @@ def test_notebooks_show_the_diagram_inline():
     assert bundle["image/svg+xml"].lstrip().startswith("<?xml") and "ladder" in bundle["text/plain"]
     assert mg._repr_svg_() == bundle["image/svg+xml"]
     assert set(mg._repr_mimebundle_(include={"text/plain"})) == {"text/plain"}
+
+
+def test_diagrams_import_no_torch_and_the_views_do_not_import_each_other():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import compiler.render_arch\n"
+            "assert 'compiler.render' not in sys.modules, 'render_arch imports render'\n"
+            "from compiler.render import to_dot\n"
+            "from zoo.registry import compile_spec\n"
+            "mg = compile_spec('attentive16')\n"
+            "to_dot(mg, 'pgm'); to_dot(mg, 'architecture'); to_dot(mg, 'pgm', layout='side-by-side')\n"
+            "print('torch' in sys.modules)\n")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
