@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["STYLE", "quote", "attrs", "html_name", "escape", "header", "natural", "relation_label"]
+__all__ = ["STYLE", "quote", "attrs", "html_name", "escape", "header", "natural", "relation_label", "elided"]
 
 STYLE = {
     "font": "Helvetica",
@@ -75,6 +75,13 @@ def relation_label(text: str) -> str:
     if "[" in text:
         return html_name(text)
     return "<" + _index_html(text) + ">"
+
+
+def elided(node: str, tooltip: str, prefix: str = "") -> str:
+    """The DOT statement of a box standing for layers left out (`--layers`): dashed, grey."""
+    style = attrs(label=html_name(node), shape="box", style="dashed,rounded", color=STYLE["plate"],
+                  fontcolor=STYLE["plate"], tooltip=tooltip)
+    return f"{quote(prefix + node)}{style};"
 
 
 def escape(text: str) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Optional
+from typing import Callable, Optional
 
 __all__ = ["Plate", "Collapsed", "index_of", "element", "find_plate", "collapse", "relation_text", "parse_layers",
            "select_layers", "mapped_inverse", "MIN_PLATE"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from .dot import STYLE, attrs, escape, header, html_name, natural, quote, relation_label
+from .dot import STYLE, attrs, elided, escape, header, html_name, natural, quote, relation_label
 from .plates import collapse, find_plate, index_of, mapped_inverse, parse_layers, select_layers
 
 __all__ = ["to_dot", "quote", "html_name", "STYLE", "LAYOUTS", "parse_layers"]  # parse_layers: from plates
@@ -84,9 +84,9 @@ def _pgm(mg, report, legend: bool, *, unroll: bool, layers, layout: str, ids: bo
     key = {e: ("p" if e in gen else "") + ("q" if e in inf else "") for e in gen | inf}
     nodes = sorted(graph.nodes, key=natural)
     mapped = {n: n for n in nodes}
-    elided: set = set()
+    left_out: set = set()
     if layers is not None:
-        nodes, key, elided, mapped = select_layers(nodes, key, layers)
+        nodes, key, left_out, mapped = select_layers(nodes, key, layers)
     plate = None
     if not unroll:
         plate = find_plate(nodes, key, lambda n: getattr(getattr(mg.info(n), "origin", None), "binder", None))
@@ -104,7 +104,7 @@ def _pgm(mg, report, legend: bool, *, unroll: bool, layers, layout: str, ids: bo
             title = "generative model p" if model == "p" else "inference model q"
             lines.append(f"  subgraph {quote('cluster_' + model)} {{")
             lines.append(f'  graph [label=<<B>{title}</B>>, labeljust=l, style=rounded, color="#bbbbbb"];')
-        _pgm_nodes(lines, mg, folded, members, det, colour, tags, elided, prefix, drawn)
+        _pgm_nodes(lines, mg, folded, members, det, colour, tags, left_out, prefix, drawn)
         _pgm_ranks(lines, folded, problem, prefix)
         _pgm_edges(lines, mg, folded, originals, gen, inf, det, hot, skip, problem, tags, prefix, model, drawn)
         if model is not None:
@@ -126,13 +126,13 @@ def _worst(colours: list) -> Optional[str]:
     return colours[0] if colours else None
 
 
-def _pgm_nodes(lines, mg, folded, members, det, colour, tags, elided, prefix, drawn) -> None:
+def _pgm_nodes(lines, mg, folded, members, det, colour, tags, left_out, prefix, drawn) -> None:
     plate = folded.plate
     inside = [d for d in folded.nodes if folded.folded(d)]
     for d in folded.nodes:
         if d in inside:
             continue
-        lines.append("  " + _pgm_node(mg, d, members[d], det, colour, tags, d in elided, prefix, drawn))
+        lines.append("  " + _pgm_node(mg, d, members[d], det, colour, tags, d in left_out, prefix, drawn))
     if inside:
         lines.append(f"  subgraph {quote('cluster_' + prefix + 'plate')} {{")
         lines.append(f'    graph [label={relation_label(plate.label)}, labeljust=r, labelloc=b, style=rounded, '
@@ -143,15 +143,15 @@ def _pgm_nodes(lines, mg, folded, members, det, colour, tags, elided, prefix, dr
         drawn.add("plate")
 
 
-def _pgm_node(mg, d, originals, det, colour, tags, elided, prefix, drawn) -> str:
+def _pgm_node(mg, d, originals, det, colour, tags, left_out, prefix, drawn) -> str:
     first = originals[0]
     info = mg.info(first)
     label = html_name(d)
     tip = d if len(originals) == 1 else f"{d}: {len(originals)} layers ({originals[0]} .. {originals[-1]})"
     kw = {"label": label, "tooltip": tip}
-    if elided:
+    if left_out:
         drawn.add("elided")
-        return f"{quote(prefix + d)}{attrs(label=label, shape='box', style='dashed,rounded', color=STYLE['plate'], fontcolor=STYLE['plate'], tooltip=f'{d}: layers not drawn (--layers)')};"
+        return elided(d, f"{d}: layers not drawn (--layers)", prefix)
     if first in det:
         shared = mg.models_of(first) >= {"p", "q"}
         kw.update(shape="diamond", width="0.45", height="0.45", fixedsize="true",
@@ -335,7 +335,8 @@ def _pgm_legend(lines: list, drawn: set) -> None:
             ("pseudo", "&#9678;", STYLE["generative"], "pseudo-input: a random variable that summarises x"),
             ("shared", line, STYLE["shared"], "shared layer: an edge computed by both p and q"),
             ("plate", "&#9645;", STYLE["plate"], "plate: the layers it names, drawn once"),
-            ("pattern", "&#8635;", STYLE["generative"], "edge pattern between the plate's layers, as the spec states it"),
+            ("pattern", "&#8635;", STYLE["generative"],
+             "edge pattern between the plate's layers, as the spec states it"),
             ("some", line, STYLE["generative"], "edge that holds only for the layers named on it"),
             ("elided", "&#9645;", STYLE["plate"], "layers left out (--layers)"),
             (STYLE["violation"], line, STYLE["violation"], "unfaithful factor and an active path"),

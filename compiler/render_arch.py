@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from .dot import STYLE, attrs, header, html_name, quote, relation_label
+from .dot import STYLE, attrs, elided, header, html_name, quote, relation_label
 from .plates import collapse, find_plate, index_of, mapped_inverse, select_layers
 from .dot import escape as _escape, natural as _natural
 
@@ -73,9 +73,9 @@ def architecture_dot(mg, *, legend: bool = True, unroll: bool = False, layers=No
             e["attention"] = e["attention"] or getattr(mg.info(b), "role", "") == "attention"
     keys = {ab: ("".join(sorted(e["models"])), e["attention"]) for ab, e in flows.items()}
     order = sorted(members, key=_natural)
-    mapped, elided, plate = {o: o for o in order}, set(), None
+    mapped, left_out, plate = {o: o for o in order}, set(), None
     if layers is not None:
-        order, keys, elided, mapped = select_layers(order, keys, layers, "block")
+        order, keys, left_out, mapped = select_layers(order, keys, layers, "block")
     elif not unroll:
         plate = find_plate(order, keys, lambda o: _binder(mg, o, members), per_array=True)
     folded = collapse(order, keys, plate)
@@ -84,12 +84,12 @@ def architecture_dot(mg, *, legend: bool = True, unroll: bool = False, layers=No
     header(f"{mg.name} architecture", lines)
     lines.append('  graph [ranksep=0.3, nodesep=0.25, compound=true];')
     lines.append('  node [fontsize=11, margin="0.08,0.03"];')
-    used = {"elided"} if elided else set()
+    used = {"elided"} if left_out else set()
 
     def box(d: str) -> str:
         first = boxes[d][0]
-        if d in elided:
-            return f"{quote(d)}{attrs(label=html_name(d), shape='box', style='dashed,rounded', color=STYLE['plate'], fontcolor=STYLE['plate'], tooltip=f'{d}: not drawn (--layers)')};"
+        if d in left_out:
+            return elided(d, f"{d}: not drawn (--layers)")
         span = plate.span(index_of(first)[0]) if folded.folded(d) else None
         if span:
             used.add("many")
@@ -97,7 +97,7 @@ def architecture_dot(mg, *, legend: bool = True, unroll: bool = False, layers=No
 
     done = set()
     for key, title, colour in CLUSTERS:
-        owners = [d for d in folded.nodes if d not in elided and cluster.get(boxes[d][0]) == key]
+        owners = [d for d in folded.nodes if d not in left_out and cluster.get(boxes[d][0]) == key]
         if not owners:
             continue
         lines.append(f"  subgraph cluster_{key} {{")
@@ -110,8 +110,8 @@ def architecture_dot(mg, *, legend: bool = True, unroll: bool = False, layers=No
         if d not in done:
             lines.append("  " + box(d))
     rising = {d for d in folded.nodes if cluster.get(boxes[d][0]) == "bottom_up"}
-    for (a, b, (m, attention)), (label, group) in sorted(folded.edges.items(),
-                                                          key=lambda item: (_natural(item[0][0]), _natural(item[0][1]))):
+    ordered = sorted(folded.edges.items(), key=lambda item: (_natural(item[0][0]), _natural(item[0][1])))
+    for (a, b, (m, attention)), (label, _) in ordered:
         m = frozenset(m)
         colour = STYLE["attention"] if attention else {
             frozenset({"q"}): STYLE["inference"], frozenset({"p"}): STYLE["generative"]}.get(m, STYLE["shared"])

@@ -74,10 +74,11 @@ def _summary(mg, spec, overrides, model):
 
 
 def _overview(mg, summary, verdict) -> str:
+    pseudo = summary["pseudo_inputs"]
     rows = [("model", escape(mg.name)), ("description", escape(mg.description or "")),
             ("paper", escape(mg.paper or "(none stated)")), ("data", escape(mg.dataset or "(none stated)")),
             ("latent layers", str(summary["latent_layers"]) + (
-                f" + pseudo-input {', '.join(map(escape, summary['pseudo_inputs']))}" if summary["pseudo_inputs"] else "")),
+                f" + pseudo-input {', '.join(map(escape, pseudo))}" if pseudo else "")),
             ("parameters", f"{summary['parameters']:,} (as built; the spec header below gives the paper's count "
                            f"where it has one)"),
             ("factorization", verdict_badge(verdict))]
@@ -130,7 +131,8 @@ def _factorization(verdict: dict) -> str:
             where = escape(os.path.basename(str(v.get("location", ""))))
             link = f' <a href="#S0-{line}">{where}</a>' if line else ""
             body = [f"<b>{escape(v['latent'])}</b> &mdash; {kind}{link}: <code>{escape(v.get('statement', ''))}</code>",
-                    f"leaves out {escape(', '.join(v['missing']))}; active path <code>{escape(v['witness_text'])}</code>"]
+                    f"leaves out {escape(', '.join(v['missing']))}; "
+                    f"active path <code>{escape(v['witness_text'])}</code>"]
             if v.get("suggested_parents"):
                 body.append(f"faithful if it also conditions on {escape(', '.join(v['suggested_parents']))}")
             if v["acknowledged"] and v.get("acknowledged_by"):
