@@ -48,14 +48,15 @@ def element(array: str, index) -> str:
 
 @dataclass(frozen=True)
 class Plate:
-    """Layers drawn once: for each array inside, the run of indices its representative stands for.
+    """Layers drawn once: for each array inside, the runs of indices its representatives stand for.
 
     Attributes:
         binder: the index variable (from the range statements; "l" if none is known).
-        spans: {array: (low, high)}; the graphical model's plate has one run for all its arrays,
-            the architecture view one run per array.
-        relations: {(source array, target array, edge key): relation} for every indexed edge
-            pattern into an array of the plate ("<l", "l-1", ">=l+1", "*", or a tuple of indices).
+        spans: {array: ((low, high), ...)}; the graphical model's plate has one run common to all
+            its arrays, the architecture view's a run for every stretch of an array whose
+            elements are alike (e.g. one per resolution of a multi-scale decoder).
+        relations: {(source array, target array, edge key, target run): relation} for every
+            indexed edge pattern into a run ("<l", "l-1", ">=l+1", "*", or a tuple of indices).
     """
 
     binder: str
@@ -68,26 +69,28 @@ class Plate:
 
     @property
     def low(self) -> int:
-        return min(lo for lo, _ in self.spans.values())
+        return min(lo for runs in self.spans.values() for lo, _ in runs)
 
     @property
     def high(self) -> int:
-        return max(hi for _, hi in self.spans.values())
-
-    @property
-    def indices(self) -> range:
-        return range(self.low, self.high + 1)
-
-    def span(self, array: str) -> tuple:
-        return self.spans[array]
-
-    def contains(self, node: str) -> bool:
-        ix = index_of(node)
-        return bool(ix) and ix[0] in self.spans and self.spans[ix[0]][0] <= ix[1] <= self.spans[ix[0]][1]
+        return max(hi for runs in self.spans.values() for _, hi in runs)
 
     @property
     def label(self) -> str:
         return f"{self.binder} = {self.low}..{self.high}"
+
+    def run_of(self, node: str) -> Optional[tuple]:
+        """The run (low, high) whose representative stands for `node`, or None."""
+        ix = index_of(node)
+        if not ix:
+            return None
+        return next((r for r in self.spans.get(ix[0], ()) if r[0] <= ix[1] <= r[1]), None)
+
+    def representative(self, array: str, run: tuple) -> str:
+        """`z[l]`; `p[l=1..4]` when the array has several runs."""
+        if len(self.spans[array]) == 1:
+            return element(array, self.binder)
+        return element(array, f"{self.binder}={run[0]}..{run[1]}")
 
 
 @dataclass
@@ -98,15 +101,17 @@ class Collapsed:
         nodes: {drawn id: [the original nodes it stands for]} in drawing order.
         edges: {(a, b, key): (label or None, [the original edges it stands for])}.
         plate: the plate, or None when nothing was folded.
+        runs: {representative: (array, (low, high))}.
     """
 
     nodes: dict
     edges: dict
     plate: Optional[Plate] = None
+    runs: dict = field(default_factory=dict)
 
     def folded(self, node: str) -> bool:
-        """`node` is a representative of the plate's layers."""
-        return self.plate is not None and any(node == element(a, self.plate.binder) for a in self.plate.spans)
+        """`node` is a representative of some layers."""
+        return node in self.runs
 
 
 def _offset(k: int) -> str:
@@ -193,8 +198,9 @@ def find_plate(nodes, edges: dict, binder: Optional[Callable[[str], Optional[str
                 rel[g] = _relations(sources, i, universe[g[0]])
         return present, frozenset(plain), rel
 
-    def longest(indices: list, only: Optional[str]):
-        best, start = None, 0
+    def uniform_runs(indices: list, only: Optional[str]) -> list:
+        """Maximal runs of consecutive indices alike: [(low, high, present, relations)]."""
+        runs, start = [], 0
         while start < len(indices):
             present, plain, rel = describe(indices[start], only)
             end = start
@@ -207,25 +213,29 @@ def find_plate(nodes, edges: dict, binder: Optional[Callable[[str], Optional[str
                     break
                 rel = merged
                 end += 1
-            if best is None or end - start > best[1] - best[0]:
-                best = (indices[start], indices[end], present, rel)
+            runs.append((indices[start], indices[end], present, rel))
             start = end + 1
-        return best
+        return runs
 
-    spans, relations = {}, {}
+    spans: dict = {}
+    relations: dict = {}
     groups = [(a, universe[a]) for a in sorted(arrays)] if per_array else [
         (None, sorted(set().union(*(set(m) for m in arrays.values()))))]
     for only, indices in groups:
-        low, high, present, rel = longest(indices, only)
-        if high - low + 1 >= minimum:
-            spans.update({a: (low, high) for a in present})
-            relations.update({g: _pick(r) for g, r in rel.items()})
+        runs = [r for r in uniform_runs(indices, only) if r[1] - r[0] + 1 >= minimum]
+        if not per_array:  # one plate, drawn as one box: the longest run
+            runs = sorted(runs, key=lambda r: r[0] - r[1])[:1]
+        for low, high, present, rel in runs:
+            for a in present:
+                spans.setdefault(a, []).append((low, high))
+            relations.update({(*g, (low, high)): _pick(r) for g, r in rel.items()})
     if not spans:
         return None
+    spans = {a: tuple(runs) for a, runs in spans.items()}
     name = "l"
     if binder is not None:
         for array in sorted(spans):
-            found = binder(arrays[array][spans[array][0]])
+            found = binder(arrays[array][spans[array][0][0]])
             if found:
                 name = found
                 break
@@ -258,8 +268,15 @@ def collapse(nodes, edges: dict, plate: Optional[Plate]) -> Collapsed:
     if plate is None:
         return Collapsed({n: [n] for n in nodes}, {(a, b, k): (None, [(a, b)]) for (a, b), k in edges.items()})
 
+    runs: dict = {}
+
     def drawn(n: str) -> str:
-        return element(index_of(n)[0], plate.binder) if plate.contains(n) else n
+        run = plate.run_of(n)
+        if run is None:
+            return n
+        rep = plate.representative(index_of(n)[0], run)
+        runs[rep] = (index_of(n)[0], run)
+        return rep
 
     out_nodes: dict = {}
     for n in nodes:
@@ -272,17 +289,17 @@ def collapse(nodes, edges: dict, plate: Optional[Plate]) -> Collapsed:
         label = None
         rep_a, rep_b = a != members[0][0], b != members[0][1]  # folded ends
         if rep_a and rep_b:
-            relation = plate.relations.get((index_of(members[0][0])[0], index_of(members[0][1])[0], key))
+            target, run = runs[b]
+            relation = plate.relations.get((index_of(members[0][0])[0], target, key, run))
             if relation is not None and relation != "l":
                 label = relation_text(index_of(members[0][0])[0], relation, plate.binder)
         elif rep_a or rep_b:
-            folded = index_of(members[0][0] if rep_a else members[0][1])[0]
+            low, high = runs[a if rep_a else b][1]
             which = sorted({index_of(m[0] if rep_a else m[1])[1] for m in members})
-            low, high = plate.span(folded)
             if which != list(range(low, high + 1)):
                 label = f"{plate.binder} = {_ranges(which)}"
         out_edges[(a, b, key)] = (label, members)
-    return Collapsed(out_nodes, out_edges, plate)
+    return Collapsed(out_nodes, out_edges, plate, runs)
 
 
 def _ranges(indices: list) -> str:

@@ -178,7 +178,7 @@ def _pgm_node(mg, d, originals, det, colour, tags, left_out, prefix, drawn) -> s
 def _layer(folded, d: str) -> Optional[int]:
     """The rank key of a drawn node: its index, the plate's first index for a representative."""
     if folded.folded(d):
-        return folded.plate.low
+        return folded.runs[d][1][0]
     ix = index_of(d)
     if ix is None:
         return None
@@ -253,7 +253,7 @@ def _pgm_edges(lines, mg, folded, originals, gen, inf, det, hot, skip, problem, 
         near = [d for (a, b, _k) in folded.edges for d in (a, b) if o in (a, b) and d != o
                 and _layer(folded, d) is not None]
         if near:
-            deepest = max(near, key=lambda n: (_layer(folded, n) if not folded.folded(n) else folded.plate.high,
+            deepest = max(near, key=lambda n: (_layer(folded, n) if not folded.folded(n) else folded.runs[n][1][1],
                                                natural(n)))
             lines.append(f"  {quote(prefix + deepest)} -> {quote(prefix + o)}{attrs(style='invis', weight='8')};")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from .dot import STYLE, attrs, elided, header, html_name, quote, relation_label
-from .plates import collapse, find_plate, index_of, mapped_inverse, select_layers
+from .plates import collapse, find_plate, mapped_inverse, select_layers
 from .dot import escape as _escape, natural as _natural
 
 __all__ = ["architecture_dot", "owner_of"]
@@ -90,7 +90,7 @@ def architecture_dot(mg, *, legend: bool = True, unroll: bool = False, layers=No
         first = boxes[d][0]
         if d in left_out:
             return elided(d, f"{d}: not drawn (--layers)")
-        span = plate.span(index_of(first)[0]) if folded.folded(d) else None
+        span = folded.runs[d][1] if folded.folded(d) else None
         if span:
             used.add("many")
         return _node(mg, d, [n for o in boxes[d] for n in members[o]], kind[first], span, plate)

@@ -53,7 +53,7 @@ def test_a_dense_hierarchy_is_one_plate_with_one_labelled_edge():
     problem, edges = _pgm_edges(mg)
     plate = find_plate(problem.graph.nodes, edges)
     assert (plate.low, plate.high, plate.arrays) == (2, 16, ("z[]",))  # z[1] has no parent layer
-    assert plate.relations[("z[]", "z[]", "p")] == "<l"
+    assert plate.relations[("z[]", "z[]", "p", (2, 16))] == "<l"
     folded = collapse(sorted(problem.graph.nodes), edges, plate)
     assert set(folded.nodes) == {"x", "z[1]", "z[l]"} and len(folded.nodes["z[l]"]) == 15
     label, members = folded.edges[("z[l]", "z[l]", "p")]
