@@ -40,19 +40,19 @@ def layout(text: str, fmt: str) -> bytes:
         raise LayoutError(err.stderr.decode(errors="replace")) from err
 
 
-def svg(mg, view: str = "pgm", *, check: bool = True, **options) -> Optional[str]:
+def svg(mg, view: str = "pgm", *, check: bool = True, report=None, **options) -> Optional[str]:
     """The SVG text of a diagram of `mg`, or None without Graphviz.
 
     Args:
         mg: a :class:`compiler.graph.ModelGraph`.
         view: "pgm" or "architecture".
         check: draw the factorization check's violations (pgm view).
+        report: the check's report, if the caller has it (else it is computed when `check`).
         **options: passed to :func:`compiler.render.to_dot` (unroll, layers, layout, ids, legend).
     """
     from .render import to_dot
 
-    report = None
-    if check and view == "pgm":
+    if report is None and check and view == "pgm":
         from .dsep import check_posterior_factorization
 
         report = check_posterior_factorization(mg, inverse=False)

@@ -217,6 +217,11 @@ def test_notebooks_show_the_diagram_inline():
     assert bundle["image/svg+xml"].lstrip().startswith("<?xml") and "ladder" in bundle["text/plain"]
     assert mg._repr_svg_() == bundle["image/svg+xml"]
     assert set(mg._repr_mimebundle_(include={"text/plain"})) == {"text/plain"}
+    from zoo.registry import create_model
+
+    model = create_model("vae")
+    bundle = model._repr_mimebundle_()
+    assert bundle["image/svg+xml"] == compile_spec("vae")._repr_svg_() and bundle["text/plain"] == repr(model)
 
 
 def test_diagrams_import_no_torch_and_the_views_do_not_import_each_other():

@@ -85,3 +85,18 @@ def test_report_refuses_other_suffixes_and_run_overrides(tmp_path, capsys, digit
 def test_report_of_an_unknown_spec_is_a_clear_error(tmp_path, capsys):
     assert main(["report", "no_such_model", "-o", str(tmp_path / "x.html")]) == 2
     assert "no model named 'no_such_model'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@needs_dot
+def test_run_report_of_an_attentive_model_draws_its_attention_maps(tmp_path, shared_data):
+    """A 3-step attentive ladder on MNIST (about 30 s): the report draws the depth-wise attention."""
+    run = tmp_path / "run"
+    assert main(["train", "attentive_ladder", "--set", "D=16", "--set", "K=4", "--data", "mnist", "--data-root",
+                 str(shared_data), "--steps", "3", "--out", str(run), "--no-progress"]) == 0
+    out = tmp_path / "r.html"
+    assert main(["report", str(run), "-k", "2", "--limit", "16", "--samples", "4", "--data-root", str(shared_data),
+                 "-o", str(out)]) == 0
+    attention = out.read_text().split('<section id="attention">')[1].split("</section>")[0]
+    assert "data:image/png;base64," in attention and "Depth-wise attention" in attention
+    assert "step 3" in attention and "split test" in attention

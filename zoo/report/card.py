@@ -35,7 +35,7 @@ def card_sections(mg, spec: str, overrides=None, *, model=None):
     report = check_posterior_factorization(mg, inverse=False)
     verdict = report.to_dict()
     summary = _summary(mg, spec, overrides, model)
-    pgm_svg = svg(mg, "pgm", ids=True)
+    pgm_svg = svg(mg, "pgm", report=report, ids=True)
     arch_svg = svg(mg, "architecture")
     title = f"{mg.name}: model card"
     subtitle = escape(mg.description or mg.name)
