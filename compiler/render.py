@@ -239,12 +239,14 @@ def _pgm_edges(lines, mg, folded, originals, gen, inf, det, hot, skip, problem, 
         if invisible:  # the other panel's edge: laid out the same, not drawn
             kw = {k: v for k, v in kw.items() if k in ("constraint", "weight")}
             kw["style"] = "invis"
-        elif heat and model != "q":
-            drawn.add(kw["tooltip"].split(" (")[0])
         else:
             base = {(True, True): "p and q", (True, False): "p", (False, True): "q"}[(in_p, in_q)]
-            drawn.add("skip" if orig and all(e in skip for e in orig) else "shared" if shared
-                      else base if model is None else model)
+            if model is not None:
+                base = model  # a panel draws its own model's style
+            if heat and model != "q":
+                drawn.add(base)
+            else:
+                drawn.add("skip" if orig and all(e in skip for e in orig) else "shared" if shared else base)
         classes = sorted({t for e in orig for t in tags.get(e, ())})
         if classes and not invisible and model != "q":
             kw["class_"] = " ".join(classes)
