@@ -10,9 +10,11 @@ expanded graph alone -- the index of every node (``z[7]`` -> array ``z``, index 
 * For an index ``l`` and an edge into an element ``A[l]`` from the elements of an array ``B``, the
   set of source indices is named relative to ``l`` when it can be: ``{l-1}`` is ``B[l-1]``, every
   index of ``B`` below ``l`` is ``B[<l]`` (also ``<=l``, ``>l``, ``>=l``), every index is ``B[*]``.
-* A *plate* is the longest run of consecutive indices whose elements have the same arrays, the
-  same edges to and from unindexed nodes, and the same relative names for every edge pattern.
-  The first and last layers usually differ (``z[1]`` has no parent layer) and stay outside.
+* A *run* is a stretch of consecutive indices whose elements have the same arrays, the same
+  edges to and from unindexed nodes, and the same relative names for every edge pattern. The
+  graphical model's plate is the longest run common to its arrays; the architecture view folds
+  every run of at least :data:`MIN_PLATE` layers of each array on its own. The first and last
+  layers usually differ (``z[1]`` has no parent layer) and stay outside, drawn as themselves.
 
 :func:`collapse` then draws each array of the plate once (``z[l]``) and each edge pattern as one
 edge labelled as the spec states it (``z[<l]``); an edge that holds for only some indices of the
@@ -150,7 +152,7 @@ def _pick(names: frozenset):
 
 def find_plate(nodes, edges: dict, binder: Optional[Callable[[str], Optional[str]]] = None,
                minimum: int = MIN_PLATE, per_array: bool = False) -> Optional[Plate]:
-    """The longest run of layers with the same structure, or None.
+    """The runs of layers with the same structure, or None if no run is long enough.
 
     Args:
         nodes: the graph's nodes.
