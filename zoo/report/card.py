@@ -41,7 +41,7 @@ def card_sections(mg, spec: str, overrides=None, *, model=None):
     subtitle = escape(mg.description or mg.name)
     sections = [
         ("overview", "Overview", _overview(mg, summary, verdict)),
-        ("pgm", "Graphical model", zoomable(pgm_svg, "pgm-figure", _pgm_caption(mg), kind="pgm")),
+        ("pgm", "Graphical model", zoomable(pgm_svg, "pgm-figure", _pgm_caption(mg, verdict), kind="pgm")),
         ("factorization", "Factorization", _factorization(verdict)),
         ("architecture", "Architecture", zoomable(arch_svg, "arch-figure", _arch_caption(mg))),
         ("parameters", "Parameters", _parameters(summary)),
@@ -102,11 +102,13 @@ def _header_comment(mg) -> str:
     return "\n".join(lines)
 
 
-def _pgm_caption(mg) -> str:
-    return ("The generative model p (solid) and the inference model q (dashed blue) over the random "
+def _pgm_caption(mg, verdict: dict) -> str:
+    text = ("The generative model p (solid) and the inference model q (dashed blue) over the random "
             "variables; repeated layers are drawn once inside a plate, and an edge pattern between layers is "
-            "one labelled edge (<code>zoo render " + escape(mg.name) + " --unroll</code> draws every layer). "
-            "Point at a violation below to light up its active path.")
+            "one labelled edge (<code>zoo render " + escape(mg.name) + " --unroll</code> draws every layer).")
+    if verdict["violations"]:
+        text += " Point at a violation under Factorization to light up its active path."
+    return text
 
 
 def _arch_caption(mg) -> str:
