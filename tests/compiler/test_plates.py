@@ -159,6 +159,10 @@ def test_architecture_boxes_carry_their_multiplicity():
     nodes, edges = statements(to_dot(compile_spec("nvae16"), "architecture"))
     assert "&#215;14 (<I>l</I> = 2..15)" in nodes["c[l]"]  # c[1] and c[16] differ from the layers between
     assert len(nodes) < len(statements(to_dot(compile_spec("nvae16"), "architecture", unroll=True))[0]) / 4
+    # a multi-scale decoder: one box per resolution, each named by its layers
+    multi, _ = statements(to_dot(compile_spec("dvp_cifar"), "architecture"))
+    assert {"p[l=1..4]", "p[l=5..10]", "p[l=11..18]", "p[l=19..27]", "p[28]"} <= set(multi)
+    assert "&#215;8 (<I>l</I> = 11..18)" in multi["p[l=11..18]"] and not any(n.startswith("p[1") for n in multi)
     att, _ = statements(to_dot(compile_spec("attentive16"), "architecture"))
     assert 'shape="hexagon"' in att["p[l]"] and 'shape="hexagon"' not in att["c[l]"]
 
@@ -176,6 +180,7 @@ CASES = {
     "dvp_mnist_side_by_side": lambda: _with_report("dvp_mnist", layout="side-by-side"),
     "nvae16_layers_pgm": lambda: _with_report("nvae16", layers=(1, 3)),
     "nvae16_architecture": lambda: to_dot(compile_spec("nvae16"), "architecture"),
+    "dvp_mnist_architecture": lambda: to_dot(compile_spec("dvp_mnist"), "architecture"),
 }
 
 
