@@ -65,6 +65,8 @@ def to_dot(mg, view: str = "pgm", report=None, *, legend: bool = True, unroll: b
     if view == "architecture":
         from .render_arch import architecture_dot
 
+        if layout != "overlay":
+            raise ValueError("--layout side-by-side draws the two graphical models; the architecture is one dataflow")
         return architecture_dot(mg, legend=legend, unroll=unroll or layers is not None, layers=layers)
     raise ValueError(f"unknown view '{view}': choose 'pgm' or 'architecture'")
 

@@ -213,6 +213,8 @@ def test_zoo_render_layers_and_unroll(tmp_path, capsys):
     assert '"z[8]"' in out.read_text()
     assert main(["render", "vae", "--layers", "x", "-o", str(out)]) == 2
     assert "--layers expects" in capsys.readouterr().err
+    assert main(["render", "vae", "--view", "architecture", "--layout", "side-by-side", "-o", str(out)]) == 2
+    assert "the architecture is one dataflow" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
