@@ -233,7 +233,10 @@ def _pgm_edges(lines, mg, folded, originals, gen, inf, det, hot, skip, problem, 
             kw.pop("weight", None)
             kw.pop("constraint", None)
         if label:
-            kw["label"] = relation_label(label)
+            # between two layers of the plate (rank=same) a label would widen the gap and collide with
+            # the loop's: an external label sits beside the edge instead
+            inside = a != b and folded.folded(a) and folded.folded(b)
+            kw["xlabel" if inside else "label"] = relation_label(label)
             drawn.add("pattern" if a == b else "some")
         kw["tooltip"] = {(True, True): "p and q", (True, False): "p", (False, True): "q"}[(in_p, in_q)] + (
             f" ({len(orig)} edges)" if len(orig) > 1 else "")
