@@ -51,7 +51,7 @@ ul.violations { padding-left: 0; list-style: none; } ul.violations li { padding:
 ul.violations li.active { outline: 2px solid var(--bad); } ul.violations code { font-size: 12.5px; }
 svg .hl path, svg .hl polygon, svg .hl ellipse { stroke-width: 4.5px; }
 svg.hovering g.edge:not(.hl), svg.hovering g.node:not(.hl) { opacity: 0.25; }
-.note { color: var(--muted); font-size: 13px; }
+.note { color: var(--muted); font-size: 13px; } details { margin: 12px 0; } summary { cursor: pointer; }
 """
 
 SCRIPT = """

@@ -82,9 +82,9 @@ def _run_summary(run: str, ckpt: dict, weights: str) -> str:
             ("weights", escape(weights))]
     head = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     recipe = yaml.safe_dump(ckpt["config"], sort_keys=False, default_flow_style=None, width=100)
-    return (f"<table>{head}</table><h3>The operative recipe</h3><p class=\"note\">The training configuration "
-            f"this run used (the spec's recipe with the command line's changes), from its checkpoint.</p>"
-            f"<pre class=\"source\">{escape(recipe)}</pre>")
+    return (f"<table>{head}</table><details><summary><b>The operative recipe</b> <span class=\"note\">the "
+            f"training configuration this run used (the spec's recipe with the command line's changes), from its "
+            f"checkpoint; click to show</span></summary><pre class=\"source\">{escape(recipe)}</pre></details>")
 
 
 def _log_rows(run: str) -> list:
