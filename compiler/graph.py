@@ -194,6 +194,17 @@ class ModelGraph:
     def models_of(self, node: str) -> frozenset:
         return self.graph.nodes[node].get("models", frozenset())
 
+    # -- notebook display (Jupyter calls these) ------------------------------------------------
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        from .layout import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)
+
+    def _repr_svg_(self):
+        from .layout import svg
+
+        return svg(self)
+
 
 def _frozen(nodes, edges) -> nx.DiGraph:
     """A frozen DiGraph of `(node, data)` pairs and edges between them, in the order given."""

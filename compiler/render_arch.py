@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 
-from .render import STYLE, _escape, _natural, attrs, header, html_name, quote
+from .dot import STYLE, attrs, elided, header, html_name, quote, relation_label
+from .plates import collapse, find_plate, mapped_inverse, select_layers
+from .dot import escape as _escape, natural as _natural
 
 __all__ = ["architecture_dot", "owner_of"]
 
@@ -40,8 +42,17 @@ def owner_of(node: str) -> str:
     return base
 
 
-def architecture_dot(mg, *, legend: bool = True) -> str:
-    """DOT text of the dataflow of `mg`, collapsed to one node per owner (see the module docstring)."""
+def architecture_dot(mg, *, legend: bool = True, unroll: bool = False, layers=None) -> str:
+    """DOT text of the dataflow of `mg`, one node per owner (see the module docstring).
+
+    Args:
+        mg: a :class:`compiler.graph.ModelGraph`.
+        legend: add a legend of the edge colours.
+        unroll: one box per layer's owner; otherwise the owners of a plate's layers
+            (:mod:`compiler.plates`) are one box each, with their multiplicity.
+        layers: (first, last): only the owners of these layers (and the unindexed ones); the rest
+            of each array is one dashed box.
+    """
     from .graph import VarInfo
 
     g = mg.graph
@@ -51,53 +62,86 @@ def architecture_dot(mg, *, legend: bool = True) -> str:
     kind = {o: _kind(mg, o, ns, VarInfo) for o, ns in members.items()}
     models = {o: frozenset().union(*(mg.models_of(n) for n in ns)) for o, ns in members.items()}
     cluster = _clusters(mg, members, kind, models)
-    edges: dict = {}
+    flows: dict = {}
     for a, b, d in g.edges(data=True):
         if not d["data"]:
             continue
         oa, ob = owner_of(a), owner_of(b)
         if oa != ob:
-            e = edges.setdefault((oa, ob), {"models": set(), "attention": False})
+            e = flows.setdefault((oa, ob), {"models": set(), "attention": False})
             e["models"] |= set(d["models"])
             e["attention"] = e["attention"] or getattr(mg.info(b), "role", "") == "attention"
+    keys = {ab: ("".join(sorted(e["models"])), e["attention"]) for ab, e in flows.items()}
+    order = sorted(members, key=_natural)
+    mapped, left_out, plate = {o: o for o in order}, set(), None
+    if layers is not None:
+        order, keys, left_out, mapped = select_layers(order, keys, layers, "block")
+    elif not unroll:
+        plate = find_plate(order, keys, lambda o: _binder(mg, o, members), per_array=True)
+    folded = collapse(order, keys, plate)
+    boxes = {d: [o for m in ms for o in mapped_inverse(mapped, m)] for d, ms in folded.nodes.items()}
     lines: list = []
     header(f"{mg.name} architecture", lines)
     lines.append('  graph [ranksep=0.3, nodesep=0.25, compound=true];')
     lines.append('  node [fontsize=11, margin="0.08,0.03"];')
+    used = {"elided"} if left_out else set()
+
+    def box(d: str) -> str:
+        first = boxes[d][0]
+        if d in left_out:
+            return elided(d, f"{d}: not drawn (--layers)")
+        span = folded.runs[d][1] if folded.folded(d) else None
+        if span:
+            used.add("many")
+        return _node(mg, d, [n for o in boxes[d] for n in members[o]], kind[first], span, plate)
+
     done = set()
     for key, title, colour in CLUSTERS:
-        owners = sorted((o for o in members if cluster.get(o) == key), key=_natural)
+        owners = [d for d in folded.nodes if d not in left_out and cluster.get(boxes[d][0]) == key]
         if not owners:
             continue
         lines.append(f"  subgraph cluster_{key} {{")
         lines.append(f"    graph{attrs(label=title, color=colour, fontcolor=colour, style='rounded,dashed')};")
-        for o in owners:
-            lines.append("  " + _node(mg, o, members[o], kind[o]))
-            done.add(o)
+        for d in owners:
+            lines.append("    " + box(d))
+            done.add(d)
         lines.append("  }")
-    for o in sorted(members, key=_natural):
-        if o not in done:
-            lines.append(_node(mg, o, members[o], kind[o]))
-    rising = {o for o in members if cluster.get(o) == "bottom_up"}
-    used = set()
-    for (a, b), e in sorted(edges.items(), key=lambda item: (_natural(item[0][0]), _natural(item[0][1]))):
-        m = frozenset(e["models"])
-        colour = STYLE["attention"] if e["attention"] else {
+    for d in folded.nodes:
+        if d not in done:
+            lines.append("  " + box(d))
+    rising = {d for d in folded.nodes if cluster.get(boxes[d][0]) == "bottom_up"}
+    ordered = sorted(folded.edges.items(), key=lambda item: (_natural(item[0][0]), _natural(item[0][1])))
+    for (a, b, (m, attention)), (label, _) in ordered:
+        m = frozenset(m)
+        colour = STYLE["attention"] if attention else {
             frozenset({"q"}): STYLE["inference"], frozenset({"p"}): STYLE["generative"]}.get(m, STYLE["shared"])
         used.add(colour)
         kw = {"color": colour, "tooltip": "+".join(sorted(m)) or "-"}
-        if e["attention"]:
+        if attention:
             kw["penwidth"] = "0.7"
-        if kind[a] in ("prior", "posterior") and kind[b] in ("latent", "pseudo"):
+        ka, kb = kind[boxes[a][0]], kind[boxes[b][0]]
+        if ka in ("prior", "posterior") and kb in ("latent", "pseudo"):
             kw["penwidth"] = "1.6"  # sampling
-        if kind[a] == "observed" or (a in rising and b in rising):  # the encoder rises from the data
+        if label:
+            kw["label"] = relation_label(label)
+            kw["fontcolor"] = colour
+        if a == b:
+            lines.append(f"  {quote(a)} -> {quote(b)}{attrs(**kw)};")
+        elif ka == "observed" or (a in rising and b in rising):  # the encoder rises from the data
             lines.append(f"  {quote(b)} -> {quote(a)}{attrs(dir='back', **kw)};")
         else:
             lines.append(f"  {quote(a)} -> {quote(b)}{attrs(**kw)};")
     if legend:
-        _legend(lines, used)
+        _legend(lines, used, plate)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _binder(mg, owner: str, members: dict):
+    """The index variable of the statement an owner comes from, if it binds one."""
+    info = mg.info(owner) if owner in mg.graph else mg.info(members[owner][0])
+    origin = getattr(info, "origin", None)
+    return getattr(origin, "binder", None)
 
 
 def _kind(mg, owner: str, nodes: list, VarInfo) -> str:
@@ -159,11 +203,16 @@ def _ops(mg, nodes: list) -> str:
     return " &#8728; ".join(_escape(o) if o != "&#8230;" else o for o in ops)
 
 
-def _node(mg, owner: str, nodes: list, kind: str) -> str:
+def _node(mg, owner: str, nodes: list, kind: str, span=None, plate=None) -> str:
     name = html_name(owner)[1:-1] if "(" not in owner else _factor_name(owner)
     ops = _ops(mg, nodes)
+    if any(getattr(mg.info(n), "role", "") == "attention" for n in nodes):
+        kind = "attention"  # a block with attention inside is drawn as one
+    many = span[1] - span[0] + 1 if span else 1
+    if span:
+        ops = (ops + "<BR/>" if ops else "") + f"&#215;{many} (<I>{plate.binder}</I> = {span[0]}..{span[1]})"
     label = f"<{name}<BR/><FONT POINT-SIZE=\"9\" COLOR=\"#555555\">{ops}</FONT>>" if ops else f"<{name}>"
-    kw = {"label": label, "tooltip": owner}
+    kw = {"label": label, "tooltip": owner if many == 1 else f"{owner}: {many} layers"}
     if kind in ("observed", "latent", "pseudo"):
         kw.update(shape="doublecircle" if kind == "pseudo" else "circle", label=f"<{name}>", width="0.45",
                   fixedsize="true")
@@ -173,7 +222,7 @@ def _node(mg, owner: str, nodes: list, kind: str) -> str:
         colour = STYLE["inference"] if kind == "posterior" else STYLE["generative"]
         kw.update(shape="box", style="rounded", color=colour, fontcolor=colour)
     elif kind == "attention":
-        kw.update(shape="hexagon", color=STYLE["attention"])
+        kw.update(shape="hexagon", color=STYLE["attention"], penwidth="1.4")
     elif kind == "bijector":
         kw.update(shape="box", peripheries="2", color=STYLE["shared"])
     elif kind == "constant":
@@ -192,13 +241,19 @@ def _factor_name(owner: str) -> str:
         kind, _escape(owner))
 
 
-def _legend(lines: list, used: set) -> None:
-    rows = [(STYLE["inference"], "computed in the inference pass only"),
-            (STYLE["generative"], "computed in the generative pass only"),
-            (STYLE["shared"], "computed in both passes (shared)"),
-            (STYLE["attention"], "attention connection")]
+def _legend(lines: list, used: set, plate=None) -> None:
+    line = "&#8212;&#8212;&#8212;"
+    rows = [(STYLE["inference"], line, "computed in the inference pass only"),
+            (STYLE["generative"], line, "computed in the generative pass only"),
+            (STYLE["shared"], line, "computed in both passes (shared)"),
+            (STYLE["attention"], line, "into an attention block (orange hexagon)")]
     rows = [r for r in rows if r[0] in used]
-    cells = "".join(f'<TR><TD><FONT COLOR="{c}">&#8212;&#8212;&#8212;</FONT></TD><TD ALIGN="LEFT">{t}</TD></TR>'
-                    for c, t in rows)
+    if "many" in used:
+        rows.append((STYLE["plate"], "&#215;n", "one box for n layers; an edge label names the layers it "
+                     "reads, or the layers it holds for"))
+    if "elided" in used:
+        rows.append((STYLE["plate"], "&#9645;", "layers left out (--layers)"))
+    cells = "".join(f'<TR><TD><FONT COLOR="{c}">{sym}</FONT></TD><TD ALIGN="LEFT">{t}</TD></TR>'
+                    for c, sym, t in rows)
     lines.append(f'  legend [shape=plaintext, fontsize=10, label=<<TABLE BORDER="0" CELLBORDER="0" '
                  f'CELLSPACING="1">{cells}</TABLE>>];')

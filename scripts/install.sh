@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv with everything hvae-zoo needs: the pinned PyTorch build, the package itself
-# (editable) with its test extras, Graphviz's `dot` for rendering diagrams, and the npm packages of
-# editors/vscode (the TextMate engine its grammar is tested with).
+# (editable) with its test extras, Graphviz's `dot` for rendering diagrams, chromium for the browser
+# tests of the HTML reports, and the npm packages of editors/vscode (the TextMate engine its grammar
+# is tested with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -11,6 +12,16 @@ if ! command -v dot >/dev/null 2>&1; then
             || echo "warning: could not install Graphviz; 'zoo render' will write .dot files only" >&2
     else
         echo "warning: Graphviz 'dot' not found; install it (e.g. apt-get install graphviz) for SVG/PNG/PDF diagrams" >&2
+    fi
+fi
+# Debian's chromium: the HTML reports (zoo report) are tested in a real headless browser, which
+# Playwright (a test dependency) drives; without it those tests skip and say why.
+if ! command -v chromium >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        (apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null; }) \
+            || echo "warning: could not install chromium; the browser tests of zoo report will skip" >&2
+    else
+        echo "warning: chromium not found; install it (e.g. apt-get install chromium) to run the browser tests of zoo report" >&2
     fi
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

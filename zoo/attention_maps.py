@@ -98,7 +98,8 @@ class AttentionMaps:
         sources = sorted({s for m in maps for s in m.sources if s is not None})
         matrix = torch.full((len(layers), len(sources)), float("nan"))
         for m in maps:
-            mean = m.weights.float().flatten(2).mean(dim=(0, 2))  # (n,)
+            w = m.weights.float()  # (B, n, ...): pixels after n for convolutional blocks, none for MLP ones
+            mean = w.reshape(w.shape[0], w.shape[1], -1).mean(dim=(0, 2))  # (n,)
             for s, w in zip(m.sources, mean.tolist()):
                 if s is not None:
                     row, col = layers.index(m.layer), sources.index(s)

@@ -1,4 +1,4 @@
-"""The `zoo` command: `zoo list | build | check | render | train | eval | sample | fmt | lsp`.
+"""The `zoo` command: `zoo list | build | check | render | report | train | eval | sample | fmt | lsp`.
 
 Each subcommand lives in :mod:`zoo.commands` as a module with `add_arguments(parser)` and
 `run(args) -> int`. :func:`main` is the only place that turns exceptions into exit codes:
@@ -20,6 +20,7 @@ COMMANDS = {
     "build": "parse, check and compile a spec; print a summary",
     "check": "verify that each spec's posterior respects the exact posterior's factorization",
     "render": "draw a spec's graphical model or architecture",
+    "report": "write a self-contained HTML model card (SPEC) or run report (RUN folder)",
     "train": "train a spec on a data set",
     "eval": "evaluate a trained model: ELBO, importance-weighted NLL, KL per layer, active units",
     "sample": "draw samples from a trained model",

@@ -91,6 +91,16 @@ class HierarchicalVAE(nn.Module):
             if bind is not None:
                 bind(self)
 
+    # -- notebook display: the graphical model it was compiled from ------------------------------
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = self.graph._repr_mimebundle_(include, exclude)
+        if "text/plain" in bundle:
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def _repr_svg_(self):
+        return self.graph._repr_svg_()
+
     # -- plans -----------------------------------------------------------------------------
     def _steps(self, plan, *, sample_from: str):
         steps = []

@@ -49,7 +49,7 @@ CASES = {
     "skip_markov_pgm": lambda: _with_report(fixture("skip_markov")),
     "sere_pgm": lambda: _with_report(fixture("sere")),
     "dvp_pgm": lambda: _with_report(fixture("dvp")),
-    "ladder_architecture": lambda: to_dot(compile_spec("ladder"), "architecture"),
+    "ladder_architecture": lambda: to_dot(compile_spec("ladder"), "architecture", unroll=True),
 }
 
 
@@ -108,13 +108,13 @@ def test_pgm_highlights_violations_and_witness_paths():
 
 def test_pgm_acknowledged_departures_are_orange():
     mg = compile_spec("dlgm")
-    nodes, edges = statements(to_dot(mg, "pgm", check_posterior_factorization(mg, inverse=False)))
+    nodes, edges = statements(to_dot(mg, "pgm", check_posterior_factorization(mg, inverse=False), unroll=True))
     assert STYLE["acknowledged"] in nodes["z[5]"] and STYLE["acknowledged"] not in nodes["z[1]"]
     assert any(STYLE["acknowledged"] in e for e in edges[("z[4]", "z[5]")])
 
 
 def test_pgm_draws_skip_connections_light_and_the_chain_dark():
-    nodes, edges = statements(to_dot(compile_spec("nvae8"), "pgm"))
+    nodes, edges = statements(to_dot(compile_spec("nvae8"), "pgm", unroll=True))
     (chain,) = edges[("z[3]", "z[4]")]
     (skip,) = edges[("z[1]", "z[4]")]
     assert 'penwidth="0.6"' in skip and 'constraint="false"' in skip and "59" in skip
@@ -137,7 +137,7 @@ def test_architecture_collapses_sub_expressions_into_their_owner():
     assert owner_of("d[2].key") == "d[2]"
     assert owner_of("posterior(z[3])/delta/params") == "posterior(z[3])"
     mg = compile_spec("nvae16")
-    nodes, edges = statements(to_dot(mg, "architecture"))
+    nodes, edges = statements(to_dot(mg, "architecture", unroll=True))
     assert not [n for n in nodes if "/" in n]
     assert "nvae_cell &#8728; conv &#8728; concat" in nodes["c[5]"]
     # 16 layers: e, c, prior, posterior and z per layer, the stem, x, the head and the legend
@@ -145,7 +145,7 @@ def test_architecture_collapses_sub_expressions_into_their_owner():
 
 
 def test_architecture_clusters_and_directions():
-    dot = to_dot(compile_spec("nvae16"), "architecture")
+    dot = to_dot(compile_spec("nvae16"), "architecture", unroll=True)
     for title in ("bottom-up path (inference only)", "top-down path (shared by p and q)", "likelihood head"):
         assert title in dot
     nodes, edges = statements(dot)
@@ -170,10 +170,10 @@ def test_architecture_marks_attention_blocks():
     mg = compile_spec("ladder")
     info = mg.graph.nodes["h[2]"]["info"]
     mg.graph.nodes["h[2]"]["info"] = dataclasses.replace(info, role="attention")
-    nodes, edges = statements(to_dot(mg, "architecture"))
-    assert 'shape="hexagon"' in nodes["h[2]"]
+    nodes, edges = statements(to_dot(mg, "architecture", unroll=True))
+    assert 'shape="hexagon"' in nodes["h[2]"] and STYLE["attention"] in nodes["h[2]"]
     assert any(STYLE["attention"] in e for e in edges[("h[2]", "h[3]")])
-    assert "attention connection" in to_dot(mg, "architecture")
+    assert "into an attention block" in to_dot(mg, "architecture", unroll=True)
 
 
 # -- zoo render --------------------------------------------------------------------------------------
