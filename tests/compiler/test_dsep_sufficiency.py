@@ -43,7 +43,7 @@ def test_a_posterior_reading_a_generative_summary_is_not_certified(named):
     assert "NOT certified" in text_out and "s is sufficient for a, b" in text_out
     assert "assume s sufficient" in text_out
     d = report.to_dict()
-    assert d["faithful"] is False and d["violations"] == []
+    assert d["passes_check"] is False and d["respects_exact_factorization"] is False and d["violations"] == []
     assert d["sufficiency_assumptions"] == [{"feature": "s", "sufficient_for": ["a", "b"], "factors": ["c"],
                                              "acknowledged": False, "acknowledged_by": []}]
 

@@ -51,13 +51,19 @@ def card_sections(mg, spec: str, overrides=None, *, model=None):
 
 
 def verdict_badge(verdict: dict) -> str:
-    if verdict["exact"]:
+    """The verdict in a few words, from the check's JSON fields (docs/factorization.md)."""
+    if verdict["respects_exact_factorization"]:
         return '<span class="verdict exact">faithful</span>'
-    n = len(verdict["violations"])
-    ack = sum(1 for v in verdict["violations"] if v["acknowledged"])
-    if verdict["faithful"]:
+    found = _departures(verdict)
+    ack = sum(1 for v in found if v["acknowledged"])
+    if verdict["passes_check"]:
         return f'<span class="verdict ack">faithful up to {ack} acknowledged departure{"s" * (ack != 1)}</span>'
-    return f'<span class="verdict bad">not faithful: {n - ack} violation{"s" * (n - ack != 1)}</span>'
+    return f'<span class="verdict bad">not certified: {len(found) - ack} unacknowledged departure{"s" * (len(found) - ack != 1)}</span>'
+
+
+def _departures(verdict: dict) -> list:
+    """The violations, then the factors faithful only under a sufficiency assumption (the renderer's order)."""
+    return list(verdict["violations"]) + list(verdict.get("resting_on_sufficiency", ()))
 
 
 def _summary(mg, spec, overrides, model):
@@ -106,7 +112,7 @@ def _pgm_caption(mg, verdict: dict) -> str:
     text = ("The generative model p (solid) and the inference model q (dashed blue) over the random "
             "variables; repeated layers are drawn once inside a plate, and an edge pattern between layers is "
             "one labelled edge (<code>zoo render " + escape(mg.name) + " --unroll</code> draws every layer).")
-    if verdict["violations"]:
+    if _departures(verdict):
         text += " Point at a violation under Factorization to light up its active path."
     return text
 
@@ -120,7 +126,7 @@ def _arch_caption(mg) -> str:
 def _factorization(verdict: dict) -> str:
     parts = [f"<p>{verdict_badge(verdict)} &nbsp;<span class=\"note\">the posterior factorization check of "
              f"<code>zoo check</code> (docs/factorization.md)</span></p>"]
-    violations = verdict["violations"]
+    violations = _departures(verdict)
     if not violations:
         parts.append("<p>Every posterior factor conditions on what the exact posterior's factorization needs: "
                      "nothing to highlight.</p>")
@@ -129,6 +135,8 @@ def _factorization(verdict: dict) -> str:
         for k, v in enumerate(violations):
             cls = "ack" if v["acknowledged"] else ""
             kind = "acknowledged departure" if v["acknowledged"] else "violation"
+            if v.get("sufficiency"):
+                kind += f" unless {', '.join(map(escape, v['sufficiency']))} is sufficient"
             line = v.get("line")
             where = escape(os.path.basename(str(v.get("location", ""))))
             link = f' <a href="#S0-{line}">{where}</a>' if line else ""
