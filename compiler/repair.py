@@ -59,9 +59,7 @@ def violation_diagnostics(report, factors: Optional[dict] = None) -> list[Diagno
             it) from one to declare; without it, the statement's keyword and a plain hint.
     """
     out = []
-    for v in report.violations:
-        if v.acknowledged:
-            continue
+    for v in unacknowledged(report):
         where = parse_location(v.location)
         factor = (factors or {}).get(v.latent)
         span = factor.span if factor is not None else None
@@ -74,6 +72,14 @@ def violation_diagnostics(report, factors: Optional[dict] = None) -> list[Diagno
                          ([f"{', '.join(unread)} declared after '|' but never read: the network must read it"]
                           if unread else []))
         left_out = ", ".join(v.unacknowledged or v.missing)
+        if v.sufficiency:  # faithful only if the generative summaries it reads are sufficient
+            summaries = ", ".join(v.sufficiency)
+            out.append(Diagnostic(
+                f"q({v.latent} | {', '.join(v.parents) or '-'}) sees {left_out} only through {summaries}: faithful "
+                f"only if {summaries} is sufficient for them (active path: {v.witness_text})", span,
+                hint=f"{hint} (`zoo check --fix` rewrites the statement), or acknowledge with "
+                     f"`assume {v.sufficiency[0]} sufficient`", code="unacknowledged-sufficiency"))
+            continue
         out.append(Diagnostic(
             f"q({v.latent} | {', '.join(v.parents) or '-'}) leaves out {left_out}: the inference model cannot "
             f"represent the exact posterior (active path: {v.witness_text})", span,
@@ -151,7 +157,7 @@ def repair_spec(text: str, path: str, check: Check, *, report=None) -> RepairRes
                 after = check(patched)
             except SpecError:
                 continue
-            if not any(v.latent in latents and not v.acknowledged for v in after.violations):
+            if not any(v.latent in latents for v in unacknowledged(after)):
                 done = patched, candidate, after
                 break
         if done is None:
@@ -162,11 +168,16 @@ def repair_spec(text: str, path: str, check: Check, *, report=None) -> RepairRes
     return RepairResult(text, tuple(repairs), tuple(unrepaired), report)
 
 
+def unacknowledged(report) -> list:
+    """The factors that fail the check: unacknowledged violations, and factors faithful only under a
+    sufficiency assumption nobody acknowledged (repaired the same way: read what the summary hides)."""
+    return [v for v in tuple(report.violations) + tuple(report.resting) if not v.acknowledged]
+
+
 def _by_statement(report):
     groups: dict = {}
-    for v in report.violations:
-        if not v.acknowledged:
-            groups.setdefault(v.location, []).append(v)
+    for v in unacknowledged(report):
+        groups.setdefault(v.location, []).append(v)
     return list(groups.items())
 
 

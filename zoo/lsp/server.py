@@ -125,7 +125,7 @@ def build_server() -> LanguageServer:
                     lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
     def code_action(ls, params: lsp.CodeActionParams):
         uri = params.text_document.uri
-        wanted = [d for d in params.context.diagnostics if d.code == "unfaithful-posterior"]
+        wanted = [d for d in params.context.diagnostics if d.code in ("unfaithful-posterior", "unacknowledged-sufficiency")]
         if not wanted:
             return []
         actions = []
