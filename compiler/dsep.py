@@ -195,7 +195,7 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
             return _Outcome(False, "local links", given, tuple(left_out), tuple(links[left_out[-1]]),
                             frozenset(left_out))
     known = _observed_ancestors(problem)
-    pred = active_reach(graph, v, given, ancestors_of(graph, given, known))
+    pred = active_reach(graph, v, given, ancestors_of(graph, given, known), stop=set(left_out))
     left = set(left_out)
     reached = {n for n, _ in pred}
     missing = tuple(u for u in left_out if u in reached)
@@ -207,12 +207,12 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
     # that the breadth-first search reaches: a shortest such path
     targets = added or left
     first = next(n for n, _ in pred if n in targets)
-    needed = sufficient_summaries(problem, v, parents, left_out) if summaries else ()
+    needed = sufficient_summaries(problem, v, given, left_out) if summaries else ()
     return _Outcome(False, "sufficiency" if needed else "search", given, missing, tuple(witness_path(pred, v, first)),
                     added, needed)
 
 
-def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out: list) -> tuple:
+def sufficient_summaries(problem: Problem, v: str, given: frozenset, left_out: list) -> tuple:
     """A minimal set of the generative summaries the factor of v reads whose sufficiency makes it
     faithful, or () when no such set exists (the departure is then a violation).
 
@@ -221,11 +221,11 @@ def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out:
     :func:`summarised`) only through the value of s. For the check that is one more backward rule: s
     determines its random sources. The factor rests on sufficiency when it is D-separated from what
     it leaves out once every summary in its closure is assumed sufficient; dropping each one whose
-    assumption is not needed leaves an inclusion-minimal set.
+    assumption is not needed leaves an inclusion-minimal set. `given` is the factor's closed
+    conditioning set.
     """
     graph = problem.graph
     base = _observed_closure(problem)
-    given = closure(graph, parents, problem.deterministic, problem.inverses, base)
     topo = problem.cache.get("topological")
     if topo is None:
         topo = problem.cache["topological"] = {n: i for i, n in enumerate(nx.topological_sort(graph))}
@@ -234,7 +234,7 @@ def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out:
     candidates = sorted(problem.summaries & given, key=lambda n: -topo[n])
 
     def separated(assumed) -> bool:
-        z = closure(graph, parents, problem.deterministic, problem.inverses, base)
+        z = given
         while True:  # the assumed summaries determine what they summarise: iterate to a fixed point
             more = set().union(*(summarised(problem, s) for s in assumed if s in z)) - z
             if not more:
