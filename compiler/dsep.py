@@ -31,8 +31,24 @@ node is observed when all of its parents are, iterated to a fixed point -- and i
 complete for graphs with functional nodes. Running d-separation with the conditioning set closed
 under that rule is D-separation (docs/factorization.md, "D-separation by closure", has the proof),
 so the check closes pa_q(v_i) and the observed variables (:func:`compiler.dsep_paths.closure`) and
-asks :func:`networkx.is_d_separator`. The endpoints are always random variables: the check is over
-latents, never over feature maps.
+runs one Bayes-ball search (:func:`compiler.dsep_paths.active_reach`). The endpoints are always
+random variables: the check is over latents, never over feature maps.
+
+Invertible features: blocks marked invertible in an argument (identity aliases, ``affine_rank1``,
+the splines, ``concat``, ``add``, ...) add a backward rule to the closure -- the output and the other
+arguments determine the argument -- which the docs prove sound (a node of the closure is a function
+of the conditioning set, so conditioning on either is the same).
+
+Generative features a posterior reads
+-------------------------------------
+A feature computed with the *generative* model's parameters that a posterior reads (a top-down
+state, an attention context, the prior's parameters) is a node of G (:mod:`compiler.dsep_features`):
+the exact posterior is defined for the generative parameters, and the posterior sees the feature's
+value, not what it is computed from. A factor that fails on that graph but would hold were such
+*summaries* sufficient statistics of the random variables they are computed from rests on a
+**sufficiency assumption** (:func:`sufficient_summaries` finds a minimal set). It is reported apart
+from violations, and the model is faithful only when a spec acknowledges it
+(``assume STATE sufficient``): no verdict rests on an unstated assumption.
 
 Theorem 1 of the self-reflective VAE paper is this check on its Figure 3: eps[l] reads z[l-1]
 and x; every path from eps[l] to eps[<l] enters z[l-1], which is conditioned on, so the factor is
@@ -52,6 +68,7 @@ inference model differs from it. A spec may acknowledge a deliberate departure w
 assumptions with v on one side cover every latent in its missing set on the other side, and their
 given-clause is part of what the factor conditions on. Acknowledged violations are reported but do
 not make the model unfaithful; an assumption that acknowledges nothing is a warning.
+``assume FEATURES sufficient`` acknowledges the factors that rest on those summaries.
 
 Speed
 -----
@@ -123,8 +140,8 @@ def check_posterior_factorization(mg, *, certificates: bool = True, repair: bool
         inverse: also compute the faithful minimal inverse (NaMI) and compare with it.
 
     Returns:
-        A :class:`FactorizationReport`; ``report.faithful`` is False when a violation is not
-        acknowledged by an assumption.
+        A :class:`FactorizationReport`; ``report.faithful`` is False when a violation or a
+        sufficiency assumption is not acknowledged by an assumption.
 
     Example:
         >>> from zoo.registry import compile_spec
