@@ -31,8 +31,24 @@ node is observed when all of its parents are, iterated to a fixed point -- and i
 complete for graphs with functional nodes. Running d-separation with the conditioning set closed
 under that rule is D-separation (docs/factorization.md, "D-separation by closure", has the proof),
 so the check closes pa_q(v_i) and the observed variables (:func:`compiler.dsep_paths.closure`) and
-asks :func:`networkx.is_d_separator`. The endpoints are always random variables: the check is over
-latents, never over feature maps.
+runs one Bayes-ball search (:func:`compiler.dsep_paths.active_reach`). The endpoints are always
+random variables: the check is over latents, never over feature maps.
+
+Invertible features: blocks marked invertible in an argument (identity aliases, ``affine_rank1``,
+the splines, ``concat``, ``add``, ...) add a backward rule to the closure -- the output and the other
+arguments determine the argument -- which the docs prove sound (a node of the closure is a function
+of the conditioning set, so conditioning on either is the same).
+
+Generative features a posterior reads
+-------------------------------------
+A feature computed with the *generative* model's parameters that a posterior reads (a top-down
+state, an attention context, the prior's parameters) is a node of G (:mod:`compiler.dsep_features`):
+the exact posterior is defined for the generative parameters, and the posterior sees the feature's
+value, not what it is computed from. A factor that fails on that graph but would hold were such
+*summaries* sufficient statistics of the random variables they are computed from rests on a
+**sufficiency assumption** (:func:`sufficient_summaries` finds a minimal set). It is reported apart
+from violations, and the model is faithful only when a spec acknowledges it
+(``assume STATE sufficient``): no verdict rests on an unstated assumption.
 
 Theorem 1 of the self-reflective VAE paper is this check on its Figure 3: eps[l] reads z[l-1]
 and x; every path from eps[l] to eps[<l] enters z[l-1], which is conditioned on, so the factor is
@@ -52,6 +68,7 @@ inference model differs from it. A spec may acknowledge a deliberate departure w
 assumptions with v on one side cover every latent in its missing set on the other side, and their
 given-clause is part of what the factor conditions on. Acknowledged violations are reported but do
 not make the model unfaithful; an assumption that acknowledges nothing is a warning.
+``assume FEATURES sufficient`` acknowledges the factors that rest on those summaries.
 
 Speed
 -----
@@ -123,8 +140,8 @@ def check_posterior_factorization(mg, *, certificates: bool = True, repair: bool
         inverse: also compute the faithful minimal inverse (NaMI) and compare with it.
 
     Returns:
-        A :class:`FactorizationReport`; ``report.faithful`` is False when a violation is not
-        acknowledged by an assumption.
+        A :class:`FactorizationReport`; ``report.faithful`` is False when a violation or a
+        sufficiency assumption is not acknowledged by an assumption.
 
     Example:
         >>> from zoo.registry import compile_spec
@@ -195,7 +212,7 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
             return _Outcome(False, "local links", given, tuple(left_out), tuple(links[left_out[-1]]),
                             frozenset(left_out))
     known = _observed_ancestors(problem)
-    pred = active_reach(graph, v, given, ancestors_of(graph, given, known))
+    pred = active_reach(graph, v, given, ancestors_of(graph, given, known), stop=set(left_out))
     left = set(left_out)
     reached = {n for n, _ in pred}
     missing = tuple(u for u in left_out if u in reached)
@@ -207,12 +224,12 @@ def _check_factor(problem: Problem, v: str, position: dict, certificates: bool, 
     # that the breadth-first search reaches: a shortest such path
     targets = added or left
     first = next(n for n, _ in pred if n in targets)
-    needed = sufficient_summaries(problem, v, parents, left_out) if summaries else ()
+    needed = sufficient_summaries(problem, v, given, left_out) if summaries else ()
     return _Outcome(False, "sufficiency" if needed else "search", given, missing, tuple(witness_path(pred, v, first)),
                     added, needed)
 
 
-def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out: list) -> tuple:
+def sufficient_summaries(problem: Problem, v: str, given: frozenset, left_out: list) -> tuple:
     """A minimal set of the generative summaries the factor of v reads whose sufficiency makes it
     faithful, or () when no such set exists (the departure is then a violation).
 
@@ -221,11 +238,11 @@ def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out:
     :func:`summarised`) only through the value of s. For the check that is one more backward rule: s
     determines its random sources. The factor rests on sufficiency when it is D-separated from what
     it leaves out once every summary in its closure is assumed sufficient; dropping each one whose
-    assumption is not needed leaves an inclusion-minimal set.
+    assumption is not needed leaves an inclusion-minimal set. `given` is the factor's closed
+    conditioning set.
     """
     graph = problem.graph
     base = _observed_closure(problem)
-    given = closure(graph, parents, problem.deterministic, problem.inverses, base)
     topo = problem.cache.get("topological")
     if topo is None:
         topo = problem.cache["topological"] = {n: i for i, n in enumerate(nx.topological_sort(graph))}
@@ -234,7 +251,7 @@ def sufficient_summaries(problem: Problem, v: str, parents: frozenset, left_out:
     candidates = sorted(problem.summaries & given, key=lambda n: -topo[n])
 
     def separated(assumed) -> bool:
-        z = closure(graph, parents, problem.deterministic, problem.inverses, base)
+        z = given
         while True:  # the assumed summaries determine what they summarise: iterate to a fixed point
             more = set().union(*(summarised(problem, s) for s in assumed if s in z)) - z
             if not more:

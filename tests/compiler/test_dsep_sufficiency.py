@@ -95,3 +95,23 @@ def test_zoo_check_json_lists_the_sufficiency_assumptions():
     data = data[0] if isinstance(data, list) else data
     report = data.get("factorization", data)
     assert report["sufficiency_assumptions"][0]["feature"] == "s"
+
+
+def test_an_evidence_feature_in_a_given_clause_stands_for_the_data_and_the_latents_it_reads():
+    from compiler.dsep_problem import problem_from_graph
+
+    text = """observed x : [4] ~ bernoulli
+latent a : [2] ~ normal
+latent b : [2] ~ normal
+feature h = linear(concat(x, a), out = 3)
+prior a = normal(loc = 0, scale = 1)
+prior b | a = linear(a)
+posterior a | x = linear(x)
+posterior b | x, a = linear(h)
+likelihood x | a, b = linear(concat(a, b))
+assume b independent of a given h
+"""
+    spec = dsl.parse_spec(text, path="spec.hvae")
+    mg = build_graph(*dsl.checked(spec)[:2])
+    (a,) = problem_from_graph(mg).assumptions
+    assert a.given == frozenset({"x", "a"})
