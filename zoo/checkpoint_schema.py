@@ -66,9 +66,9 @@ def structural_problems(ckpt: dict) -> list[Problem]:
     out: list[Problem] = []
     spec = ckpt.get("spec")
     if _dict_of(out, spec, "spec", WEIGHTS):
-        for key in ("name", "main", "sha256"):
+        for key, needed_by in (("name", WEIGHTS), ("main", WEIGHTS), ("sha256", EVAL)):
             if not isinstance(spec.get(key), str):
-                out.append(Problem(f"spec.{key}", f"must be a string, got {_kind(spec.get(key))}", WEIGHTS))
+                out.append(Problem(f"spec.{key}", f"must be a string, got {_kind(spec.get(key))}", needed_by))
         _dict_of(out, spec.get("files"), "spec.files", WEIGHTS, value_check=lambda v: isinstance(v, str),
                  what=" of strings")
         _dict_of(out, spec.get("files_sha256"), "spec.files_sha256", WEIGHTS,

@@ -145,3 +145,72 @@ def test_torchrun_starts_the_zoo_command(tmp_path):
     expected = _reference(world=2)
     for name, value in expected.items():
         assert torch.allclose(ckpt["model"][name], value, rtol=1e-5, atol=1e-7), name
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (read from /proc, Linux)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads worker processes from /proc")
+def test_when_a_rank_is_killed_the_other_exits_and_the_run_resumes_to_the_end(tmp_path):
+    """Rank loss (issue 16): SIGKILL one of two torchrun workers; the other exits within seconds
+    (not at gloo's 30-minute timeout), and `--resume` finishes the run from the last checkpoint."""
+    import pathlib
+    import signal
+    import subprocess
+    import time
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    out = tmp_path / "run"
+    steps = 400
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(root))
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "zoo.cli"]
+    argv = tiny_train_args(out, steps=steps, sets=SETTINGS + ["checkpoint_every=10"], extra=["--device", "cpu"])
+    agent = subprocess.Popen(launch + argv, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline and agent.poll() is None:
+            time.sleep(0.2)
+        assert (out / "checkpoint.pt").exists(), "no checkpoint was written"
+        workers = _children(agent.pid)
+        assert len(workers) == 2, workers
+        os.kill(workers[1], signal.SIGKILL)
+        killed = time.monotonic()
+        while _alive(workers[0]) and time.monotonic() - killed < 30:
+            time.sleep(0.05)
+        survivor_seconds = time.monotonic() - killed
+        agent.wait(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+    assert survivor_seconds < 5, survivor_seconds  # about a second on an idle machine
+    assert agent.returncode != 0
+    assert checkpoint_state(out)["progress"]["step"] < steps
+
+    resume = launch + ["train", "--resume", str(out), "--no-progress", "--device", "cpu"]
+    proc = subprocess.run(resume, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    progress = checkpoint_state(out)["progress"]
+    assert progress["step"] == steps and progress["finished"] is True
