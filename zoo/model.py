@@ -125,6 +125,10 @@ class HierarchicalVAE(nn.Module):
         self._generate = self._steps(graph.generate_plan, sample_from="prior")
         self.observed = tuple(v.name for v in graph.observed)
         self.latents = tuple(graph.latent_order)
+        # the inference dataflow's predecessors, as plain tuples: `evaluate` walks them inside
+        # compiled code (a VampPrior's), where networkx cannot be traced
+        view = self._inference_dataflow()
+        self._dataflow_preds = {n: tuple(view.predecessors(n)) for n in view.nodes}
         # Modules that need the whole model (e.g. to evaluate a factor as a function) get a
         # reference to it; they must keep it out of their submodules (a weakref does).
         for node, module in ops.items():
@@ -313,10 +317,9 @@ class HierarchicalVAE(nn.Module):
         cache = self.__dict__.setdefault("_upstream_cache", {})
         key = (node, given)
         if key not in cache:
-            view = self._inference_dataflow()
             needed, stack = {node}, [node]
             while stack:  # ancestors, not searching past the given nodes
-                for pred in view.predecessors(stack.pop()):
+                for pred in self._dataflow_preds[stack.pop()]:
                     if pred not in needed:
                         needed.add(pred)
                         if pred not in given:
