@@ -167,11 +167,12 @@ class Ours:
 
     name = "zoo"
 
-    def __init__(self, batches):
+    def __init__(self, batches, compile: bool = False):
         from zoo.config import TrainConfig
         from zoo.ema import EMA
         from zoo.registry import create_model
-        from zoo.train import build_optimizer, train_step
+        from zoo.objectives import compute_objective
+        from zoo.train import build_optimizer, compiled_objective, train_step
 
         torch.manual_seed(0)
         self.model = create_model("dvp_mnist")
@@ -183,11 +184,12 @@ class Ours:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.ema = EMA(self.model, 0.999)
         self._train_step = train_step
+        self.objective = compiled_objective() if compile else compute_objective
 
     def step(self, x):
         self.model.train()
         self._train_step(self.model, self.optimizer, self.params, torch.bernoulli(x), self.cfg, 1e-2, 1.0,
-                         contextlib.nullcontext())
+                         contextlib.nullcontext(), self.objective)
         self.ema.update(self.model)
 
     @torch.no_grad()
@@ -215,10 +217,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(which: str, checkout: str, batch: int, steps: int, data: str) -> dict:
+def worker(which: str, checkout: str, batch: int, steps: int, data: str, compile: bool = False) -> dict:
     """Peak-RSS growth over `steps` training steps of one implementation, in this (fresh) process."""
     batches = mnist_batches(data, batch, steps)
-    impl = Official(checkout, batches) if which == "official" else Ours(batches)
+    impl = Official(checkout, batches) if which == "official" else Ours(batches, compile)
     base = _peak_rss_mb()
     for x in batches:
         impl.step(x)
@@ -238,27 +240,32 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, nargs="*", default=[100, 1000])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data", default=MNIST, help="MNIST train-images-idx3-ubyte.gz")
+    ap.add_argument("--compile", action="store_true",
+                    help="train ours through torch.compile (zoo train --compile); the first step compiles")
     ap.add_argument("--worker", choices=["official", "zoo"], help=argparse.SUPPRESS)
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     checkout = os.path.abspath(args.checkout)
     if args.worker:
-        print(json.dumps(worker(args.worker, checkout, args.batch, args.rounds, args.data)))
+        print(json.dumps(worker(args.worker, checkout, args.batch, args.rounds, args.data, args.compile)))
         return 0
     if not os.path.isfile(os.path.join(checkout, "model", "context_ladder_vae.py")):
         raise SystemExit(f"{checkout}: not a checkout of AKuzina/dvp_vae (no model/context_ladder_vae.py)")
     batches = mnist_batches(args.data, args.batch, args.rounds + 2)
-    impls = [Ours(batches), Official(checkout, batches)]
+    impls = [Ours(batches, args.compile), Official(checkout, batches)]
     n_params = {i.name: sum(p.numel() for p in i.model.parameters()) for i in impls}
     print(f"parameters: zoo {n_params['zoo']:,}, official {n_params['official']:,}; batch {args.batch}, "
           f"{args.threads} thread(s)", flush=True)
-    alternate(impls, "step", [(b,) for b in batches[:2]])  # warm-up
+    warm = time.perf_counter()
+    alternate(impls, "step", [(b,) for b in batches[:2]])  # warm-up (and, with --compile, compilation)
+    print(f"warm-up (2 steps each{', compiling ours' if args.compile else ''}): "
+          f"{time.perf_counter() - warm:.0f} s", flush=True)
     rows = {"train step": alternate(impls, "step", [(b,) for b in batches[2:]])}
     for n in args.samples:
         alternate(impls, "sample", [(n,)])  # warm-up
         rows[f"sample {n}"] = alternate(impls, "sample", [(n,)] * args.sample_rounds)
-    result = {"batch": args.batch, "threads": args.threads, "parameters": n_params, "rows": {}}
+    result = {"batch": args.batch, "threads": args.threads, "compile": args.compile, "parameters": n_params, "rows": {}}
     print("| | zoo (s, wall median) | official (s, wall median) | CPU-time ratio | wall ratio |")
     print("|---|---|---|---|---|")
     for name, t in rows.items():
@@ -269,7 +276,8 @@ def main(argv=None) -> int:
     mem = {}
     for which in ("zoo", "official"):
         cmd = [sys.executable, os.path.abspath(__file__), checkout, "--worker", which, "--batch", str(args.batch),
-               "--rounds", str(min(args.rounds, 5)), "--threads", str(args.threads), "--data", args.data]
+               "--rounds", str(min(args.rounds, 5)), "--threads", str(args.threads), "--data", args.data] \
+            + (["--compile"] if args.compile else [])
         mem[which] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
     result["memory"] = mem
     print(f"| peak RSS growth (MB) | {mem['zoo']['growth_mb']:.0f} | {mem['official']['growth_mb']:.0f} | "
