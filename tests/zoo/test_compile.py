@@ -79,3 +79,22 @@ def test_inductor_trains_to_the_eager_loss(name):
         eager_loss, _ = _loss_and_grads(compute_objective, model, x, 1.0)
         loss, _ = _loss_and_grads(compiled, model, x, 1.0)
     torch.testing.assert_close(loss, eager_loss, rtol=1e-4, atol=1e-4)
+
+
+def test_train_reports_its_time_to_first_step(tmp_path, capsys):
+    from .train_utils import run_cli, tiny_train_args
+
+    assert run_cli(tiny_train_args(tmp_path / "run", steps=3)) == 0
+    err = capsys.readouterr().err
+    assert "first step done" in err and "torch.compile" not in err, err
+
+
+@pytest.mark.slow
+def test_zoo_train_compile_trains_and_keeps_the_setting(tmp_path, capsys):
+    import yaml
+
+    from .train_utils import run_cli, tiny_train_args
+
+    assert run_cli(tiny_train_args(tmp_path / "run", steps=3, extra=["--compile"])) == 0
+    assert "(including torch.compile)" in capsys.readouterr().err
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["compile"] is True
