@@ -257,7 +257,8 @@ class TrainConfig(_Config):
     """Everything that decides a training run's numbers (the recipe, after command-line edits).
 
     The keys of the recipe schema (docs/training.md) plus: ``objective`` (``elbo`` or ``iwae``),
-    ``train_samples`` (importance samples per example for ``iwae``), ``analytic_kl``,
+    ``train_samples`` (importance samples per example for ``iwae``), ``analytic_kl``, ``compile``
+    (run the objective through ``torch.compile``; ``zoo train --compile``),
     ``processes`` (the process count a recipe's batch size assumes; a different count is reported),
     ``init_batches`` (batches for data-dependent initialisation; null = one pass),
     ``eval_every_epochs`` (validation cadence; 0 = never), ``checkpoint_every`` (steps) and
@@ -286,6 +287,7 @@ class TrainConfig(_Config):
     objective: str = "elbo"
     train_samples: int = 1
     analytic_kl: bool = True
+    compile: bool = False
     processes: Optional[int] = None
     init_batches: Optional[int] = None
     eval_every_epochs: int = 1

@@ -16,7 +16,8 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Distribution", "Normal", "Bernoulli", "DiscretizedLogisticMixture", "event_sum"]
+__all__ = ["Distribution", "Normal", "MappedNormal", "ConstantNormal", "Bernoulli", "DiscretizedLogisticMixture",
+           "event_sum"]
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -56,6 +57,12 @@ class Normal(Distribution):
         loc, scale: tensors of shape ``(B, *event)`` (scale > 0).
         raw: the raw network outputs ``(raw_loc, raw_scale)`` and the mapping that produced
             ``(loc, scale)`` from them; kept so a residual posterior can add to them.
+
+    Two subclasses cost less where they can: :class:`MappedNormal` maps its raw outputs only when
+    ``loc`` or ``scale`` is first read (a residual posterior reads only the raw outputs of its
+    delta), and :class:`ConstantNormal` keeps constant parameters as numbers (an N(0, 1) prior
+    allocates nothing and scores without dividing by ones). Both give the same values, bit for
+    bit, as a :class:`Normal` of the materialised tensors.
     """
 
     def __init__(self, loc: torch.Tensor, scale: torch.Tensor,
@@ -65,14 +72,17 @@ class Normal(Distribution):
         self.raw, self.mapping = raw, mapping
 
     def rsample(self, temperature: float = 1.0) -> torch.Tensor:
-        eps = torch.randn_like(self.loc)
-        return self.loc + (temperature * self.scale) * eps
+        loc, scale = self.loc, self.scale
+        eps = torch.randn_like(loc)
+        return loc + (scale if temperature == 1.0 else temperature * scale) * eps
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         z = (value - self.loc) / self.scale
         return event_sum(-0.5 * z * z - torch.log(self.scale) - 0.5 * LOG_2PI)
 
     def kl(self, other: Distribution) -> Optional[torch.Tensor]:
+        if isinstance(other, ConstantNormal):
+            return other.kl_from(self)
         if not isinstance(other, Normal):
             return None
         var_ratio = (self.scale / other.scale) ** 2
@@ -85,6 +95,81 @@ class Normal(Distribution):
 
     def entropy(self) -> torch.Tensor:
         return event_sum(0.5 + 0.5 * LOG_2PI + torch.log(self.scale))
+
+
+class MappedNormal(Normal):
+    """A :class:`Normal` given by raw network outputs and the mapping to (loc, scale), which runs
+    when ``loc`` or ``scale`` is first read (and once).
+
+    Args:
+        raw_loc, raw_scale: the raw outputs.
+        mapping: has ``loc(raw)`` and ``scale(raw)`` (a
+            :class:`~zoo.nn.families.NormalParameterization`) and, called, maps both.
+    """
+
+    def __init__(self, raw_loc: torch.Tensor, raw_scale: torch.Tensor, mapping):
+        self.raw, self.mapping = (raw_loc, raw_scale), mapping
+        self._loc: Optional[torch.Tensor] = None
+        self._scale: Optional[torch.Tensor] = None
+
+    @property
+    def loc(self) -> torch.Tensor:
+        if self._loc is None:
+            self._loc = self.mapping.loc(self.raw[0])
+        return self._loc
+
+    @property
+    def scale(self) -> torch.Tensor:
+        if self._scale is None:
+            self._scale = self.mapping.scale(self.raw[1])
+        return self._scale
+
+
+class ConstantNormal(Normal):
+    """N(loc, scale^2) with the same numbers ``loc`` and ``scale`` for every element of a batch of
+    shape ``(B, *event)``: the constant prior of a top latent, e.g. ``normal(0, 1)``.
+
+    Nothing is allocated until a sample is drawn; terms with ``loc = 0`` or ``scale = 1`` are left
+    out, not computed with zeros and ones. ``.loc`` and ``.scale`` materialise full tensors for
+    code that needs them.
+    """
+
+    def __init__(self, loc: float, scale: float, shape: tuple[int, ...], device=None, dtype=None):
+        """`shape` is the full ``(B, *event)``."""
+        self.c, self.s = float(loc), float(scale)
+        self.shape, self.device, self.dtype = tuple(shape), device, dtype
+        self.raw = self.mapping = None
+
+    @property
+    def loc(self) -> torch.Tensor:
+        return torch.full(self.shape, self.c, device=self.device, dtype=self.dtype)
+
+    @property
+    def scale(self) -> torch.Tensor:
+        return torch.full(self.shape, self.s, device=self.device, dtype=self.dtype)
+
+    def _affine(self, eps: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        s = self.s * temperature
+        if s != 1.0:
+            eps = s * eps
+        return eps + self.c if self.c != 0.0 else eps
+
+    def rsample(self, temperature: float = 1.0) -> torch.Tensor:
+        return self._affine(torch.randn(self.shape, device=self.device, dtype=self.dtype), temperature)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        z = value - self.c if self.c != 0.0 else value
+        if self.s != 1.0:
+            z = z / self.s
+        return event_sum(-0.5 * z * z - (math.log(self.s) + 0.5 * LOG_2PI))
+
+    def kl_from(self, q: Normal) -> torch.Tensor:
+        """KL(q || self) for a diagonal Gaussian q."""
+        var_ratio = (q.scale / self.s if self.s != 1.0 else q.scale) ** 2
+        d = q.loc - self.c if self.c != 0.0 else q.loc
+        t = (d / self.s if self.s != 1.0 else d) ** 2
+        return event_sum(0.5 * (var_ratio + t - 1.0 - torch.log(var_ratio)))
+
 
 
 class Bernoulli(Distribution):

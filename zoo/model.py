@@ -11,7 +11,6 @@ docs/conventions.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Optional, Union
 
 import torch
@@ -26,7 +25,6 @@ __all__ = ["HierarchicalVAE", "ELBOTerms"]
 Data = Union[torch.Tensor, dict]
 
 
-@dataclass
 class ELBOTerms:
     """Per-example terms of the evidence lower bound, each of shape (B,).
 
@@ -37,20 +35,63 @@ class ELBOTerms:
             single-sample estimate ``log q(z) - log p(z)`` (also when `analytic_kl=False`).
         log_q, log_p: per latent, the log-densities of the sample under posterior and prior.
         log_weight: ``log_px + sum(log_p) - sum(log_q)``, the log importance weight of the sample.
+        samples: per latent, its sampled value.
+        distributions: every distribution the pass computed, by node id.
+
+    ``log_q``, ``log_p`` and ``log_weight`` are scored on first access when they were not given
+    (from `samples` and `distributions`): training with analytic KLs never computes them; the
+    IW bound, ``analytic_kl=False`` and evaluation do.
     """
 
-    elbo: torch.Tensor
-    log_px: torch.Tensor
-    kl: dict[str, torch.Tensor]
-    log_q: dict[str, torch.Tensor]
-    log_p: dict[str, torch.Tensor]
-    log_weight: torch.Tensor
-    samples: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
-    distributions: dict[str, Distribution] = field(default_factory=dict, repr=False)
+    def __init__(self, elbo: torch.Tensor, log_px: torch.Tensor, kl: dict[str, torch.Tensor],
+                 log_q: Optional[dict] = None, log_p: Optional[dict] = None,
+                 log_weight: Optional[torch.Tensor] = None, samples: Optional[dict] = None,
+                 distributions: Optional[dict] = None):
+        self.elbo, self.log_px, self.kl = elbo, log_px, kl
+        self._log_q, self._log_p, self._log_weight = log_q, log_p, log_weight
+        self.samples = samples if samples is not None else {}
+        self.distributions = distributions if distributions is not None else {}
+
+    def _score(self, which: str, known: Optional[dict]) -> dict[str, torch.Tensor]:
+        """Every latent's log-density under its `which` factor; `known` ones are kept as given
+        (a stochastic density, e.g. a diffusion prior's, is estimated once)."""
+        known = known or {}
+        return {z: known[z] if z in known else self.distributions[f"{which}({z})"].log_prob(value)
+                for z, value in self.samples.items()}
+
+    @property
+    def log_q(self) -> dict[str, torch.Tensor]:
+        if self._log_q is None or len(self._log_q) < len(self.samples):
+            self._log_q = self._score("posterior", self._log_q)
+        return self._log_q
+
+    @property
+    def log_p(self) -> dict[str, torch.Tensor]:
+        if self._log_p is None or len(self._log_p) < len(self.samples):
+            self._log_p = self._score("prior", self._log_p)
+        return self._log_p
+
+    @property
+    def log_weight(self) -> torch.Tensor:
+        if self._log_weight is None:
+            self._log_weight = self.log_px + _total(self.log_p.values(), self.log_px) \
+                - _total(self.log_q.values(), self.log_px)
+        return self._log_weight
 
     @property
     def total_kl(self) -> torch.Tensor:
-        return sum(self.kl.values()) if self.kl else torch.zeros_like(self.log_px)
+        return _total(self.kl.values(), self.log_px)
+
+    def __repr__(self) -> str:
+        return f"ELBOTerms(elbo={self.elbo!r}, log_px={self.log_px!r}, kl={self.kl!r})"
+
+
+def _total(values, like: torch.Tensor) -> torch.Tensor:
+    """The sum of some (B,) tensors, zeros like `like` when there are none (no zeros added)."""
+    total = None
+    for v in values:
+        total = v if total is None else total + v
+    return torch.zeros_like(like) if total is None else total
 
 
 def _flat(inp):
@@ -84,6 +125,10 @@ class HierarchicalVAE(nn.Module):
         self._generate = self._steps(graph.generate_plan, sample_from="prior")
         self.observed = tuple(v.name for v in graph.observed)
         self.latents = tuple(graph.latent_order)
+        # the inference dataflow's predecessors, as plain tuples: `evaluate` walks them inside
+        # compiled code (a VampPrior's), where networkx cannot be traced
+        view = self._inference_dataflow()
+        self._dataflow_preds = {n: tuple(view.predecessors(n)) for n in view.nodes}
         # Modules that need the whole model (e.g. to evaluate a factor as a function) get a
         # reference to it; they must keep it out of their submodules (a weakref does).
         for node, module in ops.items():
@@ -197,19 +242,19 @@ class HierarchicalVAE(nn.Module):
         env = self._inputs(x)
         batch = next(iter(env.values())).shape[0]
         env = self._run(self._infer, env, batch)
-        log_px = sum(env[f"likelihood({o})"].log_prob(env[o]) for o in self.observed)
+        log_px = _total((env[f"likelihood({o})"].log_prob(env[o]) for o in self.observed), None)
         kl, log_q, log_p = {}, {}, {}
-        for z in self.latents:
+        for z in self.latents:  # log q and log p only where a KL has no closed form (or is not wanted)
             q, p, value = env[f"posterior({z})"], env[f"prior({z})"], env[z]
-            log_q[z] = q.log_prob(value)
-            log_p[z] = p.log_prob(value)
             analytic = q.kl(p) if analytic_kl else None
-            kl[z] = analytic if analytic is not None else log_q[z] - log_p[z]
-        log_weight = log_px + sum(log_p.values(), torch.zeros_like(log_px)) - sum(log_q.values(), torch.zeros_like(log_px))
-        elbo = log_px - sum(kl.values(), torch.zeros_like(log_px))
+            if analytic is None:
+                log_q[z], log_p[z] = q.log_prob(value), p.log_prob(value)
+                analytic = log_q[z] - log_p[z]
+            kl[z] = analytic
+        elbo = log_px - _total(kl.values(), log_px)
         samples = {z: env[z] for z in self.latents}
         dists = {k: v for k, v in env.items() if isinstance(v, Distribution)}
-        return ELBOTerms(elbo, log_px, kl, log_q, log_p, log_weight, samples, dists)
+        return ELBOTerms(elbo, log_px, kl, log_q, log_p, None, samples, dists)
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, *, mean: bool = True,
@@ -282,10 +327,9 @@ class HierarchicalVAE(nn.Module):
         cache = self.__dict__.setdefault("_upstream_cache", {})
         key = (node, given)
         if key not in cache:
-            view = self._inference_dataflow()
             needed, stack = {node}, [node]
             while stack:  # ancestors, not searching past the given nodes
-                for pred in view.predecessors(stack.pop()):
+                for pred in self._dataflow_preds[stack.pop()]:
                     if pred not in needed:
                         needed.add(pred)
                         if pred not in given:

@@ -49,7 +49,15 @@ class Objective:
 
     @property
     def total_kl(self) -> torch.Tensor:
-        return sum(self.kl.values(), torch.zeros_like(self.recon))
+        return _total(self.kl.values(), self.recon)
+
+
+def _total(values, like: torch.Tensor) -> torch.Tensor:
+    """The sum of some (B,) tensors; zeros like `like` when there are none."""
+    total = None
+    for v in values:
+        total = v if total is None else total + v
+    return torch.zeros_like(like) if total is None else total
 
 
 def negative_elbo(terms, *, beta: float = 1.0, free_bits: float = 0.0) -> Objective:
@@ -75,12 +83,15 @@ def negative_elbo(terms, *, beta: float = 1.0, free_bits: float = 0.0) -> Object
     """
     recon = -terms.log_px.float()
     kl = {name: value.float() for name, value in terms.kl.items()}
-    penalty = recon.new_zeros(())
+    penalty = None
     for value in kl.values():
         layer = value.mean()
-        penalty = penalty + (torch.clamp(layer, min=free_bits) if free_bits > 0 else layer)
-    loss = recon.mean() + beta * penalty
-    nelbo = recon + sum(kl.values(), torch.zeros_like(recon))
+        layer = torch.clamp(layer, min=free_bits) if free_bits > 0 else layer
+        penalty = layer if penalty is None else penalty + layer
+    loss = recon.mean()
+    if penalty is not None:  # no zeros to start from, no multiply by beta = 1
+        loss = loss + (penalty if beta == 1.0 else beta * penalty)
+    nelbo = recon + _total(kl.values(), recon)
     return Objective(loss, nelbo.detach(), recon.detach(), {k: v.detach() for k, v in kl.items()},
                      nelbo.detach(), float(beta))
 
@@ -103,7 +114,7 @@ def iwae(terms, samples: int) -> Objective:
     bound = -(torch.logsumexp(log_w.reshape(k, b), dim=0) - math.log(k))
     recon = (-terms.log_px.float()).reshape(k, b).mean(0)
     kl = {name: value.float().reshape(k, b).mean(0).detach() for name, value in terms.kl.items()}
-    nelbo = recon + sum(kl.values(), torch.zeros_like(recon))
+    nelbo = recon + _total(kl.values(), recon)
     return Objective(bound.mean(), nelbo.detach(), recon.detach(), kl, bound.detach(), 1.0)
 
 

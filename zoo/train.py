@@ -147,7 +147,7 @@ class _Window:
 
 def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Optional[DistContext] = None,
           valid=None, resume: Optional[dict] = None, meta: Optional[dict] = None,
-          progress: bool = True) -> TrainState:
+          progress: bool = True, started: Optional[float] = None) -> TrainState:
     """Train ``model`` on ``data`` as ``config`` says, writing logs and checkpoints to ``run_dir``.
 
     Args:
@@ -162,6 +162,8 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
         resume: a loaded checkpoint to continue from (:func:`zoo.checkpoint.load_checkpoint`).
         meta: entries stored in every checkpoint as they are (spec record, recipe, data description).
         progress: show a progress bar (rank 0 only).
+        started: ``time.perf_counter()`` when the command started; the time from it to the end of
+            the first step is reported (default: from the call).
 
     Returns:
         The final :class:`TrainState` (``finished`` is True).
@@ -172,6 +174,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
     """
     from .data import make_loader
 
+    started = time.perf_counter() if started is None else started
     ctx = ctx or single_process()
     cfg = config
     model.to(ctx.device)
@@ -208,6 +211,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
     autocast = torch.autocast(ctx.device.type, dtype=torch.bfloat16) if cfg.dtype == "bf16" \
         else contextlib.nullcontext()
     window = _Window(latents)
+    objective = compiled_objective() if cfg.compile else compute_objective
     lr = beta = float("nan")
     model.train()
     try:
@@ -222,7 +226,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
                                     augment_ops=cfg.augment)
                     x = x[ctx.rank * cfg.batch_size:(ctx.rank + 1) * cfg.batch_size].to(ctx.device, non_blocking=True)
                     seed_torch(step_seed(cfg.seed, state.step, ctx.rank), ctx.device)
-                    obj, norm, reason = train_step(wrapped, optimizer, params, x, cfg, lr, beta, autocast)
+                    obj, norm, reason = train_step(wrapped, optimizer, params, x, cfg, lr, beta, autocast, objective)
                     window.add(obj, obj.loss.item(), norm)
                     if reason is None:
                         state.skipped_consecutive = 0
@@ -231,6 +235,10 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
                     else:
                         state.skipped_total += 1
                         state.skipped_consecutive += 1
+                    if started is not None:
+                        log.message(f"first step done {time.perf_counter() - started:.1f} s after start"
+                                    + (" (including torch.compile)" if cfg.compile else ""))
+                        started = None
                     state.step += 1
                     state.batch = index + 1
                     epoch_done = state.batch == spe
@@ -261,7 +269,15 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
     return state
 
 
-def train_step(wrapped, optimizer, params, x, cfg: TrainConfig, lr: float, beta: float, autocast):
+def compiled_objective(backend: str = "inductor"):
+    """:func:`~zoo.objectives.compute_objective` through ``torch.compile`` (what ``compile: true``
+    trains with). Every zoo model traces to one graph (no breaks; tests/zoo/test_compile.py), and
+    beta is traced as a symbol, so a KL warm-up does not recompile."""
+    return torch.compile(compute_objective, backend=backend)
+
+
+def train_step(wrapped, optimizer, params, x, cfg: TrainConfig, lr: float, beta: float, autocast,
+               objective=compute_objective):
     """One update: objective, backward, gradient norm and clipping, then the step unless skipped.
 
     Args:
@@ -271,6 +287,8 @@ def train_step(wrapped, optimizer, params, x, cfg: TrainConfig, lr: float, beta:
         cfg: the run's config (objective, free bits, clipping, skipping).
         lr, beta: the learning rate and KL weight of this step.
         autocast: a context (``torch.autocast`` for bf16, or a null context).
+        objective: :func:`~zoo.objectives.compute_objective` or its compiled form
+            (:func:`compiled_objective`).
 
     Returns:
         ``(objective, gradient norm before clipping, reason the step was skipped or None)``.
@@ -279,7 +297,7 @@ def train_step(wrapped, optimizer, params, x, cfg: TrainConfig, lr: float, beta:
         group["lr"] = lr
     optimizer.zero_grad(set_to_none=True)
     with autocast:
-        obj = compute_objective(wrapped, x, kind=cfg.objective, beta=beta, free_bits=cfg.free_bits,
+        obj = objective(wrapped, x, kind=cfg.objective, beta=beta, free_bits=cfg.free_bits,
                                 samples=cfg.train_samples, analytic_kl=cfg.analytic_kl)
     obj.loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip else float("inf")).item()

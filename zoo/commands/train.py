@@ -1,7 +1,7 @@
 """Train a spec on a data set, or resume a run.
 
     zoo train SPEC [--data NAME] [--data-root DIR] [--recipe RECIPE.yaml] [--set NAME=VALUE]
-                   [--recipe-set KEY=VALUE] [--epochs N | --steps N] --out RUN_DIR
+                   [--recipe-set KEY=VALUE] [--epochs N | --steps N] [--compile] --out RUN_DIR
     zoo train --resume RUN_DIR [--epochs N | --steps N] [--recipe-set KEY=VALUE] [--data-root DIR]
 
 The recipe defaults to specs/<model>.yaml beside the spec when it exists; --recipe-set edits
@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: a GPU if there is one)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_budget_argument(parser)
+    parser.add_argument("--compile", action="store_true",
+                        help="train through torch.compile (the recipe key compile=true; kept on --resume)")
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -66,6 +68,9 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import time
+
+    started = time.perf_counter()
     from zoo.distributed import init_distributed
     from zoo.runs import prepare_new_run, prepare_resume
     from zoo.train import TrainingInterrupted, train
@@ -73,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from .common import overrides_from
 
     _check_args(args)
+    if args.compile:
+        args.recipe_sets = [*args.recipe_sets, "compile=true"]
     ctx = init_distributed(args.device)
     try:
         if args.resume:
@@ -93,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
             + f", batch {cfg.batch_size} x {ctx.world_size} process(es), {ctx.device}; run folder {setup.run_dir}")
         try:
             state = train(setup.model, setup.train_data, cfg, setup.run_dir, ctx=ctx, valid=setup.valid_data,
-                          resume=setup.resume, meta=setup.meta, progress=not args.no_progress and ctx.is_main)
+                          resume=setup.resume, meta=setup.meta, progress=not args.no_progress and ctx.is_main,
+                          started=started)
         except TrainingInterrupted as stop:
             say(f"{stop}\ncontinue with: zoo train --resume {setup.run_dir}")
             return 128 + int(stop.signum)

@@ -32,7 +32,8 @@ class MLP(nn.Module):
                  input_norm="none", dropout=0.0):
         super().__init__()
         width = _numel(in_shapes["x"])
-        self.input_norm = nn.BatchNorm1d(width) if input_norm == "batch" else nn.Identity()
+        # no Identity modules: "none" options add nothing to the forward (state_dict keys unchanged)
+        self.input_norm = nn.BatchNorm1d(width) if input_norm == "batch" else None
         layers: list[nn.Module] = []
         for h in hidden:
             layers.append(nn.Linear(width, h))
@@ -45,11 +46,13 @@ class MLP(nn.Module):
                 layers.append(nn.Dropout(dropout))
             width = h
         layers.append(nn.Linear(width, out))
-        layers.append(activation(out_act))
+        if out_act != "none":
+            layers.append(activation(out_act))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
-        return self.net(self.input_norm(x.flatten(1)))  # (B, out)
+        x = x.flatten(1)
+        return self.net(x if self.input_norm is None else self.input_norm(x))  # (B, out)
 
 
 @register_block("linear")
@@ -70,11 +73,11 @@ class Conv(nn.Module):
 
     def __init__(self, *, in_shapes, out_shape, out, k=3, stride=1, pre="none", weight_norm=False, bias=True):
         super().__init__()
-        self.pre = activation(pre)
+        self.pre = None if pre == "none" else activation(pre)
         self.conv = conv2d(in_shapes["x"][0], out, k, stride=stride, bias=bias, weight_norm=weight_norm)
 
     def forward(self, x):
-        return self.conv(self.pre(x))
+        return self.conv(x if self.pre is None else self.pre(x))
 
 
 @register_block("conv_transpose")
@@ -83,7 +86,7 @@ class ConvTranspose(nn.Module):
 
     def __init__(self, *, in_shapes, out_shape, out, k=3, stride=2, pre="none", bias=True):
         super().__init__()
-        self.pre = activation(pre)
+        self.pre = None if pre == "none" else activation(pre)
         pad = (k - 1) // 2
         # (H-1)*stride - 2*pad + k + output_padding = H*stride
         self.conv = nn.ConvTranspose2d(in_shapes["x"][0], out, k, stride=stride, padding=pad,
@@ -91,7 +94,7 @@ class ConvTranspose(nn.Module):
         self.out_hw = tuple(out_shape[1:])
 
     def forward(self, x):
-        y = self.conv(self.pre(x))
+        y = self.conv(x if self.pre is None else self.pre(x))
         return y[..., : self.out_hw[0], : self.out_hw[1]]
 
 

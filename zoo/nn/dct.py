@@ -74,7 +74,8 @@ class DCT(SeparableTransform):
         return self.project(self.to_unit(x))  # (B, C, d, d)
 
     def forward(self, x):
-        if self.training and not bool(self.initialized) and not self._warned:
+        # a Python-side check (it reads the buffer): outside compiled code, where it would break the graph
+        if self.training and not self._warned and not torch.compiler.is_compiling() and not bool(self.initialized):
             self._warned = True
             warnings.warn("dct: the normalisation S was not computed from the training data; call "
                           "model.initialize_from_data(batches) before training (using the data-free bound)",

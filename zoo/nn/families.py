@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..distributions import Bernoulli, DiscretizedLogisticMixture, Normal
+from ..distributions import Bernoulli, ConstantNormal, DiscretizedLogisticMixture, MappedNormal, Normal
 from .registry import register_combinator, register_family
 
 __all__ = ["NormalParameterization", "NormalFamily", "BernoulliFamily", "DiscretizedLogisticFamily",
@@ -72,7 +72,9 @@ class NormalParameterization(nn.Module):
         return scale + self.min_scale if self.min_scale else scale
 
     def forward(self, raw_loc: torch.Tensor, raw_scale: torch.Tensor) -> Normal:
-        return Normal(self.loc(raw_loc), self.scale(raw_scale), raw=(raw_loc, raw_scale), mapping=self)
+        if self.noise and self.training:  # maps now, so the noise is drawn where it always was
+            return Normal(self.loc(raw_loc), self.scale(raw_scale), raw=(raw_loc, raw_scale), mapping=self)
+        return MappedNormal(raw_loc, raw_scale, self)  # mapped when read: a residual's delta never is
 
     def extra_repr(self) -> str:
         return (f"mean={self.mean}{list(self.mean_args) if self.mean_args else ''}, "
@@ -106,10 +108,10 @@ class NormalFamily(nn.Module):
             p = _as_target(params, self.shape, 2 * c)
             return self.param(p[:, :c], p[:, c:])
         ref = next((t for t in (loc, scale) if t is not None), None)
-        if ref is not None:
-            batch, device, dtype = ref.shape[0], ref.device, ref.dtype
-        else:
-            device, dtype = self.anchor.device, self.anchor.dtype
+        if ref is None:  # both constant: nothing to allocate per forward
+            return ConstantNormal(self.const_loc, self.const_scale, (batch, *self.shape),
+                                  self.anchor.device, self.anchor.dtype)
+        batch, device, dtype = ref.shape[0], ref.device, ref.dtype
         if loc is not None:
             loc_t = self.param.loc(_as_target(loc, self.shape, c))
         else:
