@@ -173,9 +173,11 @@ class DiffusionPrior(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
         """T steps of ancestral sampling (T UNet evaluations), returning the mean y_0 / alpha_0 of
-        r(u | y_0). `temperature` scales the noise of every step (as the official code does)."""
+        r(u | y_0). `temperature` scales the noise of every step (as the official code does) and
+        also the start y_1 ~ N(0, temperature^2 I), so temperature 0 is deterministic (the
+        denoising path from y_1 = 0)."""
         ref = next(self.unet.parameters())
-        y = torch.randn(n, *self.shape, device=ref.device, dtype=ref.dtype)
+        y = temperature * torch.randn(n, *self.shape, device=ref.device, dtype=ref.dtype)
         k = self.steps
         for i in range(k, 0, -1):
             t = torch.full((n,), i / k, device=y.device, dtype=y.dtype)
