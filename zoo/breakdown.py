@@ -98,7 +98,8 @@ def official_log_likelihood(model: HierarchicalVAE, x, importance_samples: int =
 
     ``w_k`` is the ELBO of the k-th forward pass with analytic KLs for every Gaussian layer and
     ``log q(u_k) - log r_hat(u_k)`` for the pseudo-input, the diffusion bound estimated by the
-    official grid-average over t = k/T. Runs in eval mode without gradients and restores the
+    continuous-time integrand averaged over T stratified times (the official code's grid t = k/T
+    is biased high; see :mod:`zoo.nn.diffusion`). Runs in eval mode without gradients and restores the
     model's mode afterwards.
 
     Args:
