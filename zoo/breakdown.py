@@ -11,7 +11,7 @@ these numbers, and the analytic entropy H[r(u | x)] that eq. 17 writes in place 
 
 :func:`official_log_likelihood` is the estimate the official code reports as "NLL" (their
 ``estimate_nll``): importance weights ``log p(x|z_k) - sum_l KL_l - [log q(u_k) - log p(u_k)]`` with
-*analytic* KLs for the Gaussian layers and the diffusion bound's grid-average ("quadrature") at
+*analytic* KLs for the Gaussian layers and the diffusion bound's stratified time average ("quadrature") at
 test time. It is not the standard importance-weighted bound, which uses ``log p(x, z_k) -
 log q(z_k | x)`` with sample-based densities for every layer (:meth:`HierarchicalVAE.log_likelihood`);
 docs/models/dvp.md reports both.

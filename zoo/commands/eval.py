@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE.json", help="also write the JSON object to FILE.json")
     parser.add_argument("--plots", action="store_true",
                         help="write kl_per_layer.png and active_units.png beside the checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar: one plain line every 30 seconds (also when stderr is not a terminal)")
 
 
 def evaluate_run(path: str, *, importance_samples=None, split: str = "test", batch_size=None, limit=None,
@@ -54,8 +55,18 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     data = load_split(data_info["name"], split, root, mg, validation=train_cfg.validation)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(dev)
-    result = evaluate_model(model, data, cfg, device=dev, progress=progress)
     progress_info = ckpt["progress"]
+    scheduler = ckpt.get("scheduler") or {}
+    if progress:
+        import sys
+
+        count = len(data) if limit is None else min(limit, len(data))
+        print(f"evaluating {_described(ckpt['spec'].get('name'), ckpt['spec'].get('overrides'))} at step "
+              f"{progress_info.get('step', 0):,} on {count:,} {split} images, K = {cfg.importance_samples:,}",
+              file=sys.stderr)
+        if _beta_warning(scheduler.get("beta")):
+            print(_beta_warning(scheduler.get("beta")), file=sys.stderr)
+    result = evaluate_model(model, data, cfg, device=dev, progress=progress)
     head = {
         "model": ckpt["spec"]["name"],
         "spec_sha256": ckpt["spec"]["sha256"],
@@ -64,6 +75,7 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
         "step": progress_info.get("step"),
         "epoch": progress_info.get("epoch"),
         "finished": progress_info.get("finished"),
+        "beta": scheduler.get("beta"),
         "weights": weights,
         "data": data_info["name"],
         "split": split,
@@ -73,9 +85,26 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     return {**head, **result}
 
 
+def _described(name: str, overrides) -> str:
+    sets = " ".join(f"--set {k}={v}" for k, v in (overrides or {}).items())
+    return f"{name} ({sets})" if sets else str(name)
+
+
+def _beta_warning(beta) -> str:
+    """A line when the checkpoint was trained with a KL weight below 1 (an unfinished warm-up)."""
+    if beta is None or beta != beta or beta >= 1:
+        return ""
+    return (f"  warning: trained with KL weight beta = {beta:.3g} at its last step (the KL warm-up did not finish), "
+            "so the KL below is not that of a model trained for the ELBO; train longer or use "
+            "zoo train --schedule-to-steps")
+
+
 def _format(r: dict) -> str:
-    lines = [f"{r['model']} at step {r['step']:,} ({r['weights']} weights), {r['data']} {r['split']}: "
-             f"{r['examples']:,} images, K = {r['importance_samples']}",
+    lines = [f"{_described(r['model'], r.get('overrides'))} at step {r['step']:,} ({r['weights']} weights), "
+             f"{r['data']} {r['split']}: {r['examples']:,} images, K = {r['importance_samples']}"]
+    if _beta_warning(r.get("beta")):
+        lines.append(_beta_warning(r.get("beta")))
+    lines += [
              f"  NLL (importance-weighted)  {r['nll_nats']:.3f} nats  ({r['nll_bpd']:.4f} bits/dim)  "
              f"+- {r['nll_nats_sem']:.3f} (s.e.m.)",
              f"  negative ELBO              {r['neg_elbo_nats']:.3f} nats  ({r['neg_elbo_bpd']:.4f} bits/dim)",
@@ -95,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_run(args.run, importance_samples=args.importance_samples, split=args.split,
                           batch_size=args.batch_size, limit=args.limit, seed=args.seed, data_root=args.data_root,
                           use_ema=not args.no_ema, device=args.device,
-                          progress=not args.no_progress and not args.json)
+                          progress="lines" if args.no_progress or args.json else True)
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
