@@ -61,7 +61,7 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
         import sys
 
         count = len(data) if limit is None else min(limit, len(data))
-        print(f"evaluating {_described(ckpt['spec'].get('name'), ckpt['spec'].get('overrides'))} at step "
+        print(f"evaluating {_described(ckpt['spec'].get('name'), ckpt['spec'].get('overrides'), mg.description)}; step "
               f"{progress_info.get('step', 0):,} on {count:,} {split} images, K = {cfg.importance_samples:,}",
               file=sys.stderr)
         if _beta_warning(scheduler.get("beta")):
@@ -69,6 +69,7 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     result = evaluate_model(model, data, cfg, device=dev, progress=progress)
     head = {
         "model": ckpt["spec"]["name"],
+        "description": mg.description,
         "spec_sha256": ckpt["spec"]["sha256"],
         "overrides": ckpt["spec"].get("overrides", {}),
         "checkpoint": os.path.abspath(checkpoint_path(path)),
@@ -85,9 +86,10 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     return {**head, **result}
 
 
-def _described(name: str, overrides) -> str:
-    sets = " ".join(f"--set {k}={v}" for k, v in (overrides or {}).items())
-    return f"{name} ({sets})" if sets else str(name)
+def _described(name: str, overrides, description: str = "") -> str:
+    from dsl.describe import titled
+
+    return titled(name, overrides, description)
 
 
 def _beta_warning(beta) -> str:
@@ -100,8 +102,9 @@ def _beta_warning(beta) -> str:
 
 
 def _format(r: dict) -> str:
-    lines = [f"{_described(r['model'], r.get('overrides'))} at step {r['step']:,} ({r['weights']} weights), "
-             f"{r['data']} {r['split']}: {r['examples']:,} images, K = {r['importance_samples']}"]
+    lines = [_described(r["model"], r.get("overrides"), r.get("description", "")),
+             f"  at step {r['step']:,} ({r['weights']} weights), {r['data']} {r['split']}: {r['examples']:,} images, "
+             f"K = {r['importance_samples']}"]
     if _beta_warning(r.get("beta")):
         lines.append(_beta_warning(r.get("beta")))
     lines += [

@@ -86,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
         for note in setup.notes:
             say(note)
         cfg = setup.config
-        say(f"{'resuming' if setup.resume else 'training'} {setup.mg.name} ({setup.model.num_parameters():,} "
+        from dsl.describe import titled
+
+        say(f"{'resuming' if setup.resume else 'training'} {titled(setup.mg.name, setup.mg.spec.overrides)} "
+            f"({setup.model.num_parameters():,} "
             f"parameters) on {cfg.data} ({len(setup.train_data):,} images), "
             + (f"{cfg.epochs} epochs" if cfg.epochs else f"{cfg.steps:,} steps")
             + f", batch {cfg.batch_size} x {ctx.world_size} process(es), {ctx.device}; run folder {setup.run_dir}")
