@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--out", metavar="FILE.json", help="also write the JSON object to FILE.json")
     parser.add_argument("--plots", action="store_true",
-                        help="write kl_per_layer.png and active_units.png beside the checkpoint")
+                        help="write kl_per_layer_<split>_step<N>_k<K>_n<images>.png and active_units_<...>.png "
+                        "beside the checkpoint, titled with what they measured")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar: one plain line every 30 seconds (also when stderr is not a terminal)")
 
@@ -123,6 +124,32 @@ def _format(r: dict) -> str:
     return "\n".join(lines)
 
 
+def plot_names(r: dict) -> tuple[str, str]:
+    """The eval plots' paths beside the checkpoint, stamped with what they measured, so evaluations of
+    another step, split, K or image count do not overwrite each other:
+    ``kl_per_layer_test_step5000_k100_n1000.png`` and ``active_units_...``."""
+    folder = os.path.dirname(r["checkpoint"])
+    stamp = f"{r['split']}_step{r['step']}_k{r['importance_samples']}_n{r['examples']}"
+    return (os.path.join(folder, f"kl_per_layer_{stamp}.png"), os.path.join(folder, f"active_units_{stamp}.png"))
+
+
+def _plots(r: dict) -> None:
+    import sys
+
+    from zoo.plots import plot_active_units, plot_kl_per_layer
+
+    kl_png, au_png = plot_names(r)
+    stamp = (f"{_described(r['model'], r.get('overrides'))}, step {r['step']:,}, {r['split']} "
+             f"({r['examples']:,} images), K = {r['importance_samples']:,}, {r['weights']} weights")
+    for path in (kl_png, au_png):
+        if os.path.exists(path):
+            print(f"note: overwriting {path} (an evaluation with the same step, split, K and image count)",
+                  file=sys.stderr)
+    plot_kl_per_layer(r["kl_per_layer_nats"], kl_png, title=f"KL per layer: {stamp}")
+    plot_active_units(r["active_units"], r["latent_units"], au_png, title=f"active units: {stamp}")
+    print(f"plots: {kl_png}, {au_png}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     result = evaluate_run(args.run, importance_samples=args.importance_samples, split=args.split,
                           batch_size=args.batch_size, limit=args.limit, seed=args.seed, data_root=args.data_root,
@@ -133,10 +160,6 @@ def run(args: argparse.Namespace) -> int:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
     if args.plots:
-        from zoo.plots import plot_active_units, plot_kl_per_layer
-
-        folder = os.path.dirname(result["checkpoint"])
-        plot_kl_per_layer(result["kl_per_layer_nats"], os.path.join(folder, "kl_per_layer.png"))
-        plot_active_units(result["active_units"], result["latent_units"], os.path.join(folder, "active_units.png"))
+        _plots(result)
     print(text if args.json else _format(result))
     return 0

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             say(f"{stop}\ncontinue with: zoo train --resume {setup.run_dir}")
             return 128 + int(stop.signum)
         if ctx.is_main:
-            _plot(setup.run_dir)
+            _plot(setup.run_dir, ema=cfg.ema is not None)
             _, beta = schedule_values(cfg, state.step - 1, spe, total)
             unfinished = f"; KL warm-up unfinished: the last step trained with beta = {beta:.3g}" if beta < 1 else ""
             say(f"done: {state.step:,} steps ({state.skipped_total} skipped){unfinished}; checkpoint "
@@ -126,10 +126,10 @@ def eval_hint(run_dir: str, cfg) -> str:
             f"estimate first): zoo eval {run_dir}")
 
 
-def _plot(run_dir: str) -> None:
+def _plot(run_dir: str, *, ema: bool) -> None:
     from zoo.plots import plot_learning_curves
     from zoo.runlog import LOG_NAME
 
     log = os.path.join(run_dir, LOG_NAME)
     if os.path.exists(log):
-        plot_learning_curves(log, os.path.join(run_dir, "learning_curves.png"))
+        plot_learning_curves(log, os.path.join(run_dir, "learning_curves.png"), ema=ema)
