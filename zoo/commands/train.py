@@ -88,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = setup.config
         from dsl.describe import titled
 
-        say(f"{'resuming' if setup.resume else 'training'} {titled(setup.mg.name, setup.mg.spec.overrides)} "
-            f"({setup.model.num_parameters():,} "
-            f"parameters) on {cfg.data} ({len(setup.train_data):,} images), "
+        say(f"{'resuming' if setup.resume else 'training'} "
+            f"{titled(setup.mg.name, setup.mg.spec.overrides, setup.mg.description)}\n"
+            f"  {setup.model.num_parameters():,} parameters, on {cfg.data} ({len(setup.train_data):,} images), "
             + (f"{cfg.epochs} epochs" if cfg.epochs else f"{cfg.steps:,} steps")
             + f", batch {cfg.batch_size} x {ctx.world_size} process(es), {ctx.device}; run folder {setup.run_dir}")
         spe = steps_per_epoch(len(setup.train_data), cfg.batch_size, ctx.world_size)
