@@ -143,18 +143,35 @@ class _Elaborator(ExpressionMixin, BindingMixin):
             elif isinstance(s, ast.AssumeDecl):
                 assumptions.extend(self._assume(s))
         self.context = ""
+        description = self._description(header.get(ast.ModelDecl))
         for name, span in self.constant_spans.items():
             if name not in self.used_constants and name not in self.overrides:
                 self.warn(span, f"constant '{name}' is never used", code="unused-constant")
         stem = os.path.splitext(os.path.basename(self.spec.path))[0]
         return ConcreteSpec(
             name=stem,
-            description=header[ast.ModelDecl].description if ast.ModelDecl in header else "",
+            description=description,
             paper=header[ast.PaperDecl].text if ast.PaperDecl in header else "",
             dataset=header[ast.DatasetDecl].name if ast.DatasetDecl in header else "",
             constants=dict(self.constants), variables=dict(self.variables), features=features,
             factors=tuple(factors), assumptions=tuple(assumptions), arrays=dict(self.arrays),
             sources=self.spec.source_map, overrides=dict(self.overrides))
+
+    def _description(self, decl: Optional[ast.ModelDecl]) -> str:
+        """The `model` header with its ``{NAME}`` constants filled in (dsl/describe.py)."""
+        from .describe import interpolate, placeholders
+
+        if decl is None:
+            return ""
+        for name in placeholders(decl.description):
+            if name in self.constants:
+                self.used_constants.add(name)
+            else:
+                hint = lib.suggest(name, sorted(self.constants)) or "only constant names go between braces; " \
+                    "write {{ and }} for literal braces"
+                self.error(decl.span, f"the model description names '{{{name}}}', which is not a constant",
+                           hint=hint, code="undefined-name")
+        return interpolate(decl.description, self.constants)
 
     # -- constants ---------------------------------------------------------------------------
     def _constants(self, stmts):

@@ -11,7 +11,7 @@ these numbers, and the analytic entropy H[r(u | x)] that eq. 17 writes in place 
 
 :func:`official_log_likelihood` is the estimate the official code reports as "NLL" (their
 ``estimate_nll``): importance weights ``log p(x|z_k) - sum_l KL_l - [log q(u_k) - log p(u_k)]`` with
-*analytic* KLs for the Gaussian layers and the diffusion bound's grid-average ("quadrature") at
+*analytic* KLs for the Gaussian layers and the diffusion bound's stratified time average ("quadrature") at
 test time. It is not the standard importance-weighted bound, which uses ``log p(x, z_k) -
 log q(z_k | x)`` with sample-based densities for every layer (:meth:`HierarchicalVAE.log_likelihood`);
 docs/models/dvp.md reports both.
@@ -98,7 +98,8 @@ def official_log_likelihood(model: HierarchicalVAE, x, importance_samples: int =
 
     ``w_k`` is the ELBO of the k-th forward pass with analytic KLs for every Gaussian layer and
     ``log q(u_k) - log r_hat(u_k)`` for the pseudo-input, the diffusion bound estimated by the
-    official grid-average over t = k/T. Runs in eval mode without gradients and restores the
+    continuous-time integrand averaged over T stratified times (the official code's grid t = k/T
+    is biased high; see :mod:`zoo.nn.diffusion`). Runs in eval mode without gradients and restores the
     model's mode afterwards.
 
     Args:

@@ -67,6 +67,7 @@ def spec_record(mg, overrides: Optional[dict] = None) -> dict:
     main_rel = os.path.relpath(main, root)
     return {
         "name": mg.name,
+        "description": mg.description,
         "main": main_rel,
         "files": files,
         "sha256": sha256_text(files[main_rel]),

@@ -262,7 +262,9 @@ class TrainConfig(_Config):
     ``processes`` (the process count a recipe's batch size assumes; a different count is reported),
     ``init_batches`` (batches for data-dependent initialisation; null = one pass),
     ``eval_every_epochs`` (validation cadence; 0 = never), ``checkpoint_every`` (steps) and
-    ``log_every`` (steps between CSV rows).
+    ``log_every`` (steps between CSV rows), ``schedule_epochs`` (null, or the recipe's length in
+    epochs over which the schedules are laid and compressed into this run's length; set by
+    ``zoo train --schedule-to-steps``, see :mod:`zoo.schedules`).
     """
 
     data: Optional[str] = None
@@ -293,6 +295,7 @@ class TrainConfig(_Config):
     eval_every_epochs: int = 1
     checkpoint_every: int = 500
     log_every: int = 10
+    schedule_epochs: Optional[float] = None
     _nested = {"optimizer": OptimizerConfig, "lr_schedule": LRScheduleConfig, "kl_warmup": KLWarmupConfig}
 
     def __post_init__(self):
@@ -316,6 +319,8 @@ class TrainConfig(_Config):
         _check(self.max_skips >= 1, "max_skips", "at least 1", self.max_skips)
         _check(self.ema is None or 0 < self.ema < 1, "ema", "a decay in (0, 1) or null", self.ema)
         _check(self.importance_samples >= 1, "importance_samples", "at least 1", self.importance_samples)
+        _check(self.schedule_epochs is None or self.schedule_epochs > 0, "schedule_epochs", "positive or null",
+               self.schedule_epochs)
         _check(self.seed >= 0, "seed", "a non-negative integer", self.seed)
         _choice("dtype", self.dtype, DTYPES)
         for op in self.augment:

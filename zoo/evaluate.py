@@ -29,9 +29,22 @@ from .config import EvalConfig
 from .data_pass import elbo_pass, eval_batches, seeded
 from .objectives import bits_per_dim, data_dims
 
-__all__ = ["evaluate_model", "elbo_pass", "eval_batches", "BINARY_ENCODINGS", "seeded"]
+__all__ = ["evaluate_model", "elbo_pass", "eval_batches", "BINARY_ENCODINGS", "seeded", "time_estimate"]
 
 BINARY_ENCODINGS = ("binarize", "binary")
+
+
+def time_estimate(first_batch_s: float, first_batch: int, total: int, k: int) -> str:
+    """The line printed after the first batch: how long the whole evaluation will take at that pace,
+    and a cheaper command when it is long."""
+    from .progress import format_duration
+
+    estimate = first_batch_s / max(first_batch, 1) * total
+    text = (f"estimated time: {format_duration(estimate)} for {total:,} images at K = {k:,} (the first batch of "
+            f"{first_batch:,} took {format_duration(first_batch_s)})")
+    if estimate > 600 and (k > 100 or total > 1000):
+        text += "; for a quick number use -k 100 --limit 1000"
+    return text
 
 
 def _posterior_mean(terms, z: str) -> Optional[torch.Tensor]:
@@ -53,7 +66,8 @@ def evaluate_model(model, data, cfg: EvalConfig = EvalConfig(), *, device=None, 
         data: the :class:`~zoo.data.ImageData` split to evaluate, shaped like the spec's observed variable.
         cfg: :class:`EvalConfig` (importance samples, batch size, ``max_forward``, ``limit``, seed).
         device: where to run (default: the model's device).
-        progress: show a progress bar.
+        progress: show progress: a bar on a terminal (plain lines every 30 s otherwise, or with
+            ``"lines"``), and the estimated total time after the first batch.
 
     Returns:
         A JSON-able dict: ``examples, dims, encoding, importance_samples, nll, nll_unit, nll_nats,
@@ -75,9 +89,9 @@ def evaluate_model(model, data, cfg: EvalConfig = EvalConfig(), *, device=None, 
     total = len(data) if cfg.limit is None else min(cfg.limit, len(data))
     bar = None
     if progress:
-        from tqdm import tqdm
+        from .progress import Progress
 
-        bar = tqdm(total=total, unit="img", desc=f"eval K={k}")
+        bar = Progress(total, desc=f"eval K={k}", unit="img", bar=progress != "lines", every_s=30.0)
     with seeded(cfg.seed, device):
         for x in eval_batches(data, cfg.batch_size, seed=cfg.seed, limit=cfg.limit):
             x = x.to(device)
@@ -95,6 +109,8 @@ def evaluate_model(model, data, cfg: EvalConfig = EvalConfig(), *, device=None, 
             ll = model.log_likelihood(x, k, chunk=chunk).double()
             nll += (-ll).sum().item()
             nll_sq += (ll * ll).sum().item()
+            if n == 0 and bar is not None:
+                bar.write(time_estimate(time.perf_counter() - started, x.shape[0], total, k))
             n += x.shape[0]
             if bar is not None:
                 bar.update(x.shape[0])

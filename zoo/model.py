@@ -198,7 +198,7 @@ class HierarchicalVAE(nn.Module):
                     dist = env[arg]
                     observed = arg.startswith("likelihood(")
                     if observed and mean_observed:
-                        env[node] = dist.mean
+                        env[node] = dist.point()
                     else:
                         env[node] = dist.rsample(temperature) if (dist.has_rsample and not observed) \
                             else dist.sample(temperature)
@@ -284,7 +284,7 @@ class HierarchicalVAE(nn.Module):
         """Encode x, then decode the posterior sample (the likelihood's mean by default)."""
         terms = self.forward(x)
         dist = terms.distributions[f"likelihood({self.observed[0]})"]
-        return dist.mean if mean else dist.sample()
+        return dist.point() if mean else dist.sample()
 
     def log_likelihood(self, x: Data, importance_samples: int = 1, *, chunk: Optional[int] = None) -> torch.Tensor:
         """Importance-weighted estimate of log p(x) (Burda et al. 2016), shape (B,).

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import dsl
+from dsl.describe import interpolate, literal_constants
 
 from .errors import ZooError
 
@@ -59,7 +60,8 @@ def list_models(pattern: str = "*") -> list[ModelEntry]:
         header = {type(s).__name__: s for s in spec.statements}
         out.append(ModelEntry(
             name,
-            header["ModelDecl"].description if "ModelDecl" in header else "",
+            interpolate(header["ModelDecl"].description, literal_constants(spec.statements))
+            if "ModelDecl" in header else "",
             header["PaperDecl"].text if "PaperDecl" in header else "",
             header["DatasetDecl"].name if "DatasetDecl" in header else "",
             path))

@@ -3,7 +3,8 @@
 ``RUN_DIR/log.csv`` has one row per ``log_every`` training steps (means over those steps) and one
 per validation pass, with the same columns: ``step, epoch, phase (train|valid), lr, beta, loss,
 nelbo, nelbo_bpd, recon, kl, kl/<latent>..., grad_norm, skipped, images_per_s, wall_s``; nats per
-example unless a name says otherwise. On resume, rows after the checkpoint's step are dropped, so
+example unless a name says otherwise; ``wall_s`` is seconds since the run started (a resumed run
+continues from its last kept row's). On resume, rows after the checkpoint's step are dropped, so
 the log of a resumed run reads like an uninterrupted one. TensorBoard scalars go to
 ``RUN_DIR/tb`` when ``torch.utils.tensorboard`` imports (it needs the ``tensorboard`` package).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-import sys
+import time
 from typing import Iterable, Optional
 
 __all__ = ["CSVLog", "RunLog", "LOG_NAME", "read_log"]
@@ -39,6 +40,8 @@ class CSVLog:
         kept: list[dict] = []
         if resume_step is not None and os.path.exists(path):
             kept = [row for row in read_log(path) if _int(row.get("step")) <= resume_step]
+        walls = [_float(row.get("wall_s")) for row in kept]
+        self.last_wall = max([w for w in walls if math.isfinite(w)], default=0.0)
         self._handle = open(path, "w", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="ignore")
         self._writer.writeheader()
@@ -61,6 +64,13 @@ def _int(value) -> int:
         return -1
 
 
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def read_log(path: str) -> list[dict]:
     """The rows of a ``log.csv`` as dicts of strings."""
     with open(path, newline="", encoding="utf-8") as handle:
@@ -68,14 +78,15 @@ def read_log(path: str) -> list[dict]:
 
 
 class RunLog:
-    """CSV + optional TensorBoard + optional progress bar, on the main process only.
+    """CSV + optional TensorBoard + progress (:class:`~zoo.progress.Progress`), on the main process only.
 
     Args:
         run_dir: the run folder.
         latents: latent names, for the per-layer KL columns.
         total_steps, start_step: for the progress bar.
         enabled: False on non-zero ranks (then every method does nothing).
-        progress: show a tqdm progress bar on stderr.
+        progress: a tqdm bar on stderr when it is a terminal; otherwise (or with False), one plain
+            line every 30 seconds.
         resume_step: the step a resumed run continues from (trims the CSV).
     """
 
@@ -86,17 +97,20 @@ class RunLog:
         if not enabled:
             return
         self.csv = CSVLog(os.path.join(run_dir, LOG_NAME), latents, resume_step=resume_step)
+        self.started = time.time() - self.csv.last_wall
         try:
             from torch.utils.tensorboard import SummaryWriter
 
             self.tb = SummaryWriter(os.path.join(run_dir, "tb"), purge_step=resume_step)
         except Exception:  # noqa: BLE001 -- tensorboard is optional; any import problem means "not installed"
             self.tb = None
-        if progress:
-            from tqdm import tqdm
+        from .progress import Progress
 
-            self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
-                            file=sys.stderr, leave=True)
+        self.bar = Progress(total_steps, desc="train", unit="step", initial=start_step, bar=progress)
+
+    def elapsed(self) -> float:
+        """Seconds since the run started (``wall_s``)."""
+        return time.time() - self.started if self.enabled else math.nan
 
     def train_row(self, row: dict) -> None:
         if not self.enabled:
@@ -107,8 +121,8 @@ class RunLog:
                 if row.get(key) is not None:
                     self.tb.add_scalar(f"train/{key}", row[key], row["step"])
         if self.bar is not None:
-            self.bar.set_postfix(loss=f"{row['loss']:.2f}", kl=f"{row['kl']:.2f}",
-                                 img_s=f"{row['images_per_s']:.0f}", refresh=False)
+            self.bar.set_postfix(loss=f"{row['loss']:.2f}", kl=f"{row['kl']:.2f}", beta=f"{row['beta']:.3g}",
+                                 img_s=f"{row['images_per_s']:.0f}")
 
     def valid_row(self, row: dict) -> None:
         if not self.enabled:
@@ -126,16 +140,12 @@ class RunLog:
         """A line for the user (through the progress bar when there is one)."""
         if not self.enabled:
             return
-        if self.bar is not None:
-            self.bar.write(text, file=sys.stderr)
-        else:
-            print(text, file=sys.stderr)
+        self.bar.write(text)
 
     def close(self) -> None:
         if not self.enabled:
             return
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
         if self.tb is not None:
             self.tb.close()
         self.csv.close()

@@ -133,9 +133,12 @@ def write_run_files(run_dir: str, spec: dict, recipe: dict, config: TrainConfig,
 def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, data: Optional[str] = None,
                     data_root: Optional[str] = None, recipe: Optional[str] = None, recipe_sets: Sequence[str] = (),
                     epochs: Optional[int] = None, steps: Optional[int] = None, download: bool = False,
-                    ctx=None, max_parameters: Optional[int] = None) -> RunSetup:
+                    schedule_to_steps: bool = False, ctx=None, max_parameters: Optional[int] = None) -> RunSetup:
     """Compile the spec, resolve the recipe, check the model's size (`zoo.budget`), load the data and
     create the run folder.
+
+    With ``schedule_to_steps``, the schedules of the recipe's own length (before ``epochs``/``steps``
+    replace it) are compressed into the run's (``TrainConfig.schedule_epochs``).
 
     Raises:
         ZooError, SpecError: the spec, recipe, data or output folder is unusable.
@@ -177,6 +180,12 @@ def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, da
     valid_data = load_split(name, valid_name, data_root, mg, validation=config.validation) if valid_name else None
     notes = []
     world = ctx.world_size if ctx is not None else 1
+    if schedule_to_steps:
+        recipe_cfg, _ = resolve_train_config(recipe_path=recipe_file, recipe_sets=recipe_sets, data=data)
+        spe = max(1, len(train_data) // (config.batch_size * world))
+        config = config.replace(schedule_epochs=float(recipe_cfg.epochs if recipe_cfg.epochs is not None
+                                                      else recipe_cfg.steps / spe))
+        edited["schedule_epochs"] = config.schedule_epochs
     if config.processes is not None and config.processes != world:
         notes.append(f"note: the recipe's batch_size {config.batch_size} is per process for {config.processes} "
                      f"processes (global batch {config.batch_size * config.processes}); this run has {world} "

@@ -1,7 +1,8 @@
 """Samples, reconstructions and pseudo-inputs of a trained model, as image grids (PNG).
 
 * :func:`sample_images`: ancestral samples ``model.sample(n, temperature)``; the likelihood's
-  mean by default (Bernoulli probabilities as grey levels; the mixture mean for 8-bit images).
+  mean by default (Bernoulli probabilities as grey levels; for 8-bit images the mixture's exact mean
+  for one channel, its per-pixel mode for RGB: ``Distribution.point``).
 * :func:`reconstruction_images`: test images and their reconstructions, in alternating rows.
 * :func:`pseudo_input_images`: for models with pseudo-input variables (``mg.variables("pseudo")``,
   e.g. the DCT pseudo-inputs of the diffusion VampPrior), each sampled pseudo-input beside the

@@ -24,6 +24,12 @@ KL weight beta (:func:`kl_beta`), per whole epoch e, after ``delay_epochs`` epoc
   ``beta_n = 10 ** ((n - N) / (N - 1))`` for n = 1..N, so beta_1 = 0.1 and beta_N = 1. Level
   n = 0..N-1 lasts 2**n epochs, i.e. epoch e is at level ``floor(log2(e + 1))``; the warm-up takes
   ``2**N - 1`` epochs (1023 for N = 10, 255 for N = 8), then beta = beta_N = 1.
+
+:func:`schedule_values` gives both at a training step. A run shorter than its recipe would stop in
+the middle of a warm-up; :func:`schedule_warnings` says so before it starts, and with
+``schedule_epochs`` (``zoo train --schedule-to-steps``) the schedules are laid over the recipe's
+length and compressed into the run's: step s of a run of S steps is at the recipe's epoch
+``s / S x schedule_epochs``.
 """
 from __future__ import annotations
 
@@ -31,7 +37,8 @@ import math
 
 from .config import KLWarmupConfig, LRScheduleConfig
 
-__all__ = ["learning_rate", "kl_beta", "geometric_level", "kl_warmup_epochs", "staircase_epochs"]
+__all__ = ["learning_rate", "kl_beta", "geometric_level", "kl_warmup_epochs", "staircase_epochs", "schedule_values",
+           "schedule_warnings"]
 
 
 def learning_rate(cfg: LRScheduleConfig, base_lr: float, epoch: float, total_epochs: float) -> float:
@@ -131,3 +138,61 @@ def kl_warmup_epochs(cfg: KLWarmupConfig) -> float:
     if cfg.name == "linear":
         return cfg.delay_epochs + math.ceil(cfg.epochs)
     return cfg.delay_epochs + 2 ** cfg.levels - 1
+
+
+def schedule_values(cfg, step: int, steps_per_epoch: int, total_steps: int) -> tuple[float, float]:
+    """``(learning rate, KL weight)`` at ``step`` of a run of ``total_steps`` steps of a
+    :class:`~zoo.config.TrainConfig`, compressed when ``cfg.schedule_epochs`` is set (module docstring).
+
+    Example:
+        >>> from zoo.config import TrainConfig
+        >>> cfg = TrainConfig(steps=100, kl_warmup={"name": "linear", "epochs": 200}, schedule_epochs=2000)
+        >>> [round(schedule_values(cfg, s, 50, 100)[1], 3) for s in (0, 5, 9, 10, 99)]
+        [0.0, 0.5, 0.9, 1.0, 1.0]
+    """
+    if cfg.schedule_epochs is None:
+        epoch, total_epochs, whole = step / steps_per_epoch, total_steps / steps_per_epoch, step // steps_per_epoch
+    else:
+        epoch = step / total_steps * cfg.schedule_epochs
+        total_epochs, whole = float(cfg.schedule_epochs), math.floor(epoch + 1e-9)
+    return learning_rate(cfg.lr_schedule, cfg.optimizer.lr, epoch, total_epochs), kl_beta(cfg.kl_warmup, whole)
+
+
+def _schedule_end_epochs(cfg) -> float:
+    """Epochs after which the learning-rate schedule has nothing left to do (0 for none)."""
+    lr = cfg.lr_schedule
+    end = lr.warmup_epochs
+    if lr.name == "staircase":
+        end += staircase_epochs(lr)
+    elif lr.name == "cosine" and lr.period_epochs is not None:
+        end += lr.period_epochs
+    return end
+
+
+def schedule_warnings(cfg, steps_per_epoch: int, total_steps: int) -> list[str]:
+    """What a run of ``total_steps`` steps leaves unfinished of its recipe's schedules: the KL warm-up,
+    the learning-rate warm-up, a staircase or fixed-period schedule. Empty when nothing is cut short
+    (always with ``schedule_epochs``, which compresses them into the run)."""
+    if cfg.schedule_epochs is not None:
+        return []
+    spe, run_epochs = steps_per_epoch, total_steps / steps_per_epoch
+    length = f"{total_steps:,} steps ({run_epochs:.3g} epochs of {spe:,} steps)"
+    fix = "train longer, or add --schedule-to-steps to compress the recipe's schedules into this run"
+    out = []
+    kl_end = kl_warmup_epochs(cfg.kl_warmup)
+    if kl_end > run_epochs:
+        _, beta = schedule_values(cfg, total_steps - 1, spe, total_steps)
+        out.append(f"warning: the run ends before the KL warm-up: {length}, but the recipe's {cfg.kl_warmup.name} "
+                   f"warm-up reaches beta = 1 after {kl_end:g} epochs ({math.ceil(kl_end * spe):,} steps); the last "
+                   f"step trains with beta = {beta:.3g}, so the model is not trained for the ELBO that `zoo eval` "
+                   f"reports (expect a large KL and poor samples); {fix}")
+    if cfg.lr_schedule.warmup_epochs > run_epochs:
+        lr, _ = schedule_values(cfg, total_steps - 1, spe, total_steps)
+        out.append(f"warning: the run ends before the learning-rate warm-up: {length}, warm-up "
+                   f"{cfg.lr_schedule.warmup_epochs:g} epochs; the last step uses lr = {lr:.3g} of "
+                   f"{cfg.optimizer.lr:g}; {fix}")
+    end = _schedule_end_epochs(cfg)
+    if cfg.lr_schedule.name in ("staircase", "cosine") and end > run_epochs and end > cfg.lr_schedule.warmup_epochs:
+        out.append(f"warning: the run ends before the {cfg.lr_schedule.name} learning-rate schedule does "
+                   f"({end:g} epochs): {length}; {fix}")
+    return out

@@ -40,7 +40,7 @@ from .ema import EMA
 from .errors import ZooError
 from .objectives import bits_per_dim, compute_objective, data_dims
 from .runlog import RunLog
-from .schedules import kl_beta, learning_rate
+from .schedules import schedule_values
 
 __all__ = ["TrainState", "TrainingInterrupted", "TooManySkips", "train", "build_optimizer", "model_input",
            "steps_per_epoch", "train_step"]
@@ -220,8 +220,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
                 loader.set_epoch(state.epoch)
                 loader.skip(state.batch)
                 for index, batch in loader.indexed():
-                    lr = learning_rate(cfg.lr_schedule, cfg.optimizer.lr, state.step / spe, total / spe)
-                    beta = kl_beta(cfg.kl_warmup, state.epoch)
+                    lr, beta = schedule_values(cfg, state.step, spe, total)
                     x = model_input(batch, data.encoding, seed=cfg.seed, epoch=state.epoch, index=index,
                                     augment_ops=cfg.augment)
                     x = x[ctx.rank * cfg.batch_size:(ctx.rank + 1) * cfg.batch_size].to(ctx.device, non_blocking=True)
@@ -330,7 +329,7 @@ def _log_window(log: RunLog, window: _Window, ctx: DistContext, state: TrainStat
     row = dict(zip(window.sums, means))
     row.update(step=state.step, epoch=state.epoch, lr=lr, beta=beta, nelbo_bpd=bits_per_dim(row["nelbo"], dims),
                skipped=state.skipped_total, images_per_s=window.steps * global_batch / elapsed,
-               wall_s=time.time())
+               wall_s=log.elapsed())
     log.train_row(row)
     window.reset()
 

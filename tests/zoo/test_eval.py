@@ -18,8 +18,8 @@ from zoo.evaluate import evaluate_model
 from zoo.model import ELBOTerms
 
 EVAL_FIELDS = {
-    "model", "spec_sha256", "overrides", "checkpoint", "step", "epoch", "finished", "weights", "data", "split", "seed",
-    "batch_size", "examples", "dims", "encoding", "importance_samples", "nll", "nll_unit", "nll_nats", "nll_nats_sem",
+    "model", "description", "spec_sha256", "overrides", "checkpoint", "step", "epoch", "finished", "weights", "data", "split", "seed",
+    "batch_size", "beta", "examples", "dims", "encoding", "importance_samples", "nll", "nll_unit", "nll_nats", "nll_nats_sem",
     "nll_bpd", "neg_elbo_nats", "neg_elbo_bpd", "recon_nats", "kl_nats", "kl_per_layer_nats", "active_units",
     "active_units_total", "latent_units", "au_threshold", "seconds",
 }
@@ -69,7 +69,7 @@ def test_eval_json_has_every_field(run_dir, capsys, tmp_path):
     assert list(result["kl_per_layer_nats"]) == ["z"] and result["latent_units"] == {"z": 4}
     assert 0 <= result["active_units_total"] <= 4 and result["au_threshold"] == 0.01
     assert result["overrides"] == {"W": 8, "H": 16, "D": 4} and result["step"] == 40
-    for name in ("kl_per_layer.png", "active_units.png"):
+    for name in ("kl_per_layer_test_step40_k20_n120.png", "active_units_test_step40_k20_n120.png"):
         assert (run_dir / name).stat().st_size > 1000
 
 

@@ -54,11 +54,13 @@ def test_vamp_samples_come_from_the_components():
         for p in model.ops["posterior(z[1])/params"].parameters():
             p.normal_(0, 0.3)
     dist = model.ops["prior(z[1])"](batch=3000)
-    z = dist.sample(temperature=0.0)  # no noise: every sample is one of the K component means
+    z = dist.sample(temperature=1e-8)  # components drawn, almost no noise: each sample is a component mean
     dists = torch.cdist(z.flatten(1), dist.loc.flatten(1), compute_mode="donot_use_mm_for_euclid_dist")
     assert dists.min(1).values.max() < 1e-5
     counts = torch.bincount(dists.argmin(1), minlength=SMALL["K"]).float()
     assert (counts / counts.sum() - 1 / SMALL["K"]).abs().max() < 0.05
+    # temperature 0 is deterministic: the most probable component, the first when weights tie
+    torch.testing.assert_close(dist.sample(temperature=0.0), dist.loc[:1].expand_as(z))
 
 
 def test_vamp_sampling_from_the_model():

@@ -61,7 +61,8 @@ def summarize(mg, model=None) -> dict:
 
     latents = mg.variables("latent", "pseudo")
     summary = OrderedDict(
-        model=mg.name, description=mg.description, paper=mg.paper, dataset=mg.dataset,
+        model=mg.name, description=mg.description, overrides=dict(mg.spec.overrides), paper=mg.paper,
+        dataset=mg.dataset,
         latent_layers=len([v for v in latents if v.kind == "latent"]),
         latent_dims=[math.prod(v.shape) for v in latents if v.kind == "latent"],
         pseudo_inputs=[v.name for v in latents if v.kind == "pseudo"],
@@ -148,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _format(s: dict, warnings: list) -> str:
-    lines = [f"{s['model']}: {s['description']}" if s["description"] else s["model"]]
+    from dsl.describe import titled
+
+    lines = [titled(s["model"], s.get("overrides"), s["description"])]
     if s["paper"]:
         lines.append(f"  paper: {s['paper']}")
     if s["dataset"]:

@@ -30,8 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--out", metavar="FILE.json", help="also write the JSON object to FILE.json")
     parser.add_argument("--plots", action="store_true",
-                        help="write kl_per_layer.png and active_units.png beside the checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+                        help="write kl_per_layer_<split>_step<N>_k<K>_n<images>.png and active_units_<...>.png "
+                        "beside the checkpoint, titled with what they measured")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar: one plain line every 30 seconds (also when stderr is not a terminal)")
 
 
 def evaluate_run(path: str, *, importance_samples=None, split: str = "test", batch_size=None, limit=None,
@@ -54,16 +56,28 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     data = load_split(data_info["name"], split, root, mg, validation=train_cfg.validation)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(dev)
-    result = evaluate_model(model, data, cfg, device=dev, progress=progress)
     progress_info = ckpt["progress"]
+    scheduler = ckpt.get("scheduler") or {}
+    if progress:
+        import sys
+
+        count = len(data) if limit is None else min(limit, len(data))
+        print(f"evaluating {_described(ckpt['spec'].get('name'), ckpt['spec'].get('overrides'), mg.description)}; step "
+              f"{progress_info.get('step', 0):,} on {count:,} {split} images, K = {cfg.importance_samples:,}",
+              file=sys.stderr)
+        if _beta_warning(scheduler.get("beta")):
+            print(_beta_warning(scheduler.get("beta")), file=sys.stderr)
+    result = evaluate_model(model, data, cfg, device=dev, progress=progress)
     head = {
         "model": ckpt["spec"]["name"],
+        "description": mg.description,
         "spec_sha256": ckpt["spec"]["sha256"],
         "overrides": ckpt["spec"].get("overrides", {}),
         "checkpoint": os.path.abspath(checkpoint_path(path)),
         "step": progress_info.get("step"),
         "epoch": progress_info.get("epoch"),
         "finished": progress_info.get("finished"),
+        "beta": scheduler.get("beta"),
         "weights": weights,
         "data": data_info["name"],
         "split": split,
@@ -73,9 +87,28 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     return {**head, **result}
 
 
+def _described(name: str, overrides, description: str = "") -> str:
+    from dsl.describe import titled
+
+    return titled(name, overrides, description)
+
+
+def _beta_warning(beta) -> str:
+    """A line when the checkpoint was trained with a KL weight below 1 (an unfinished warm-up)."""
+    if beta is None or beta != beta or beta >= 1:
+        return ""
+    return (f"  warning: trained with KL weight beta = {beta:.3g} at its last step (the KL warm-up did not finish), "
+            "so the KL below is not that of a model trained for the ELBO; train longer or use "
+            "zoo train --schedule-to-steps")
+
+
 def _format(r: dict) -> str:
-    lines = [f"{r['model']} at step {r['step']:,} ({r['weights']} weights), {r['data']} {r['split']}: "
-             f"{r['examples']:,} images, K = {r['importance_samples']}",
+    lines = [_described(r["model"], r.get("overrides"), r.get("description", "")),
+             f"  at step {r['step']:,} ({r['weights']} weights), {r['data']} {r['split']}: {r['examples']:,} images, "
+             f"K = {r['importance_samples']}"]
+    if _beta_warning(r.get("beta")):
+        lines.append(_beta_warning(r.get("beta")))
+    lines += [
              f"  NLL (importance-weighted)  {r['nll_nats']:.3f} nats  ({r['nll_bpd']:.4f} bits/dim)  "
              f"+- {r['nll_nats_sem']:.3f} (s.e.m.)",
              f"  negative ELBO              {r['neg_elbo_nats']:.3f} nats  ({r['neg_elbo_bpd']:.4f} bits/dim)",
@@ -91,20 +124,42 @@ def _format(r: dict) -> str:
     return "\n".join(lines)
 
 
+def plot_names(r: dict) -> tuple[str, str]:
+    """The eval plots' paths beside the checkpoint, stamped with what they measured, so evaluations of
+    another step, split, K or image count do not overwrite each other:
+    ``kl_per_layer_test_step5000_k100_n1000.png`` and ``active_units_...``."""
+    folder = os.path.dirname(r["checkpoint"])
+    stamp = f"{r['split']}_step{r['step']}_k{r['importance_samples']}_n{r['examples']}"
+    return (os.path.join(folder, f"kl_per_layer_{stamp}.png"), os.path.join(folder, f"active_units_{stamp}.png"))
+
+
+def _plots(r: dict) -> None:
+    import sys
+
+    from zoo.plots import plot_active_units, plot_kl_per_layer
+
+    kl_png, au_png = plot_names(r)
+    stamp = (f"{_described(r['model'], r.get('overrides'))}, step {r['step']:,}, {r['split']} "
+             f"({r['examples']:,} images), K = {r['importance_samples']:,}, {r['weights']} weights")
+    for path in (kl_png, au_png):
+        if os.path.exists(path):
+            print(f"note: overwriting {path} (an evaluation with the same step, split, K and image count)",
+                  file=sys.stderr)
+    plot_kl_per_layer(r["kl_per_layer_nats"], kl_png, title=f"KL per layer: {stamp}")
+    plot_active_units(r["active_units"], r["latent_units"], au_png, title=f"active units: {stamp}")
+    print(f"plots: {kl_png}, {au_png}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     result = evaluate_run(args.run, importance_samples=args.importance_samples, split=args.split,
                           batch_size=args.batch_size, limit=args.limit, seed=args.seed, data_root=args.data_root,
                           use_ema=not args.no_ema, device=args.device,
-                          progress=not args.no_progress and not args.json)
+                          progress="lines" if args.no_progress or args.json else True)
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
     if args.plots:
-        from zoo.plots import plot_active_units, plot_kl_per_layer
-
-        folder = os.path.dirname(result["checkpoint"])
-        plot_kl_per_layer(result["kl_per_layer_nats"], os.path.join(folder, "kl_per_layer.png"))
-        plot_active_units(result["active_units"], result["latent_units"], os.path.join(folder, "active_units.png"))
+        _plots(result)
     print(text if args.json else _format(result))
     return 0

@@ -1,7 +1,8 @@
 """Train a spec on a data set, or resume a run.
 
     zoo train SPEC [--data NAME] [--data-root DIR] [--recipe RECIPE.yaml] [--set NAME=VALUE]
-                   [--recipe-set KEY=VALUE] [--epochs N | --steps N] [--compile] --out RUN_DIR
+                   [--recipe-set KEY=VALUE] [--epochs N | --steps N] [--schedule-to-steps] [--compile]
+                   --out RUN_DIR
     zoo train --resume RUN_DIR [--epochs N | --steps N] [--recipe-set KEY=VALUE] [--data-root DIR]
 
 The recipe defaults to specs/<model>.yaml beside the spec when it exists; --recipe-set edits
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--epochs", type=int, metavar="N", help="train for N epochs (replaces the recipe's length)")
     group.add_argument("--steps", type=int, metavar="N", help="train for N updates (replaces the recipe's length)")
+    parser.add_argument("--schedule-to-steps", action="store_true",
+                        help="compress the recipe's schedules (KL warm-up, learning rate) into this run's length, "
+                        "e.g. for a short --steps run (docs/training.md)")
     parser.add_argument("--out", metavar="RUN_DIR", help="the run folder to create")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
     parser.add_argument("--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: a GPU if there is one)")
@@ -51,7 +55,8 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.resume:
         clashes = [flag for flag, value in (("SPEC", args.spec), ("--out", args.out), ("--set", args.overrides),
-                                            ("--recipe", args.recipe), ("--data", args.data)) if value]
+                                            ("--recipe", args.recipe), ("--data", args.data),
+                                            ("--schedule-to-steps", args.schedule_to_steps)) if value]
         if clashes:
             raise ZooError(f"--resume continues a run as its checkpoint describes it; drop {', '.join(clashes)} "
                            "(use --recipe-set, --epochs or --steps to change the remaining training)")
@@ -73,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from zoo.distributed import init_distributed
     from zoo.runs import prepare_new_run, prepare_resume
-    from zoo.train import TrainingInterrupted, train
+    from zoo.schedules import schedule_values, schedule_warnings
+    from zoo.train import TrainingInterrupted, steps_per_epoch, train
 
     from .common import overrides_from
 
@@ -88,16 +94,28 @@ def run(args: argparse.Namespace) -> int:
         else:
             setup = prepare_new_run(args.spec, args.out, overrides=overrides_from(args), data=args.data,
                                     data_root=args.data_root, recipe=args.recipe, recipe_sets=args.recipe_sets,
-                                    epochs=args.epochs, steps=args.steps, download=args.download, ctx=ctx,
+                                    epochs=args.epochs, steps=args.steps, download=args.download,
+                                    schedule_to_steps=args.schedule_to_steps, ctx=ctx,
                                     max_parameters=args.max_parameters)
         say = (lambda text: print(text, file=sys.stderr)) if ctx.is_main else (lambda text: None)
         for note in setup.notes:
             say(note)
         cfg = setup.config
-        say(f"{'resuming' if setup.resume else 'training'} {setup.mg.name} ({setup.model.num_parameters():,} "
-            f"parameters) on {cfg.data} ({len(setup.train_data):,} images), "
+        from dsl.describe import titled
+
+        say(f"{'resuming' if setup.resume else 'training'} "
+            f"{titled(setup.mg.name, setup.mg.spec.overrides, setup.mg.description)}\n"
+            f"  {setup.model.num_parameters():,} parameters, on {cfg.data} ({len(setup.train_data):,} images), "
             + (f"{cfg.epochs} epochs" if cfg.epochs else f"{cfg.steps:,} steps")
             + f", batch {cfg.batch_size} x {ctx.world_size} process(es), {ctx.device}; run folder {setup.run_dir}")
+        spe = steps_per_epoch(len(setup.train_data), cfg.batch_size, ctx.world_size)
+        total = cfg.steps if cfg.steps is not None else cfg.epochs * spe
+        if cfg.schedule_epochs is not None:
+            say(f"schedules: the recipe's {cfg.schedule_epochs:g} epochs compressed into {total:,} steps "
+                "(--schedule-to-steps)")
+        cut_short = schedule_warnings(cfg, spe, total)
+        for warning in cut_short:
+            say(warning)
         try:
             state = train(setup.model, setup.train_data, cfg, setup.run_dir, ctx=ctx, valid=setup.valid_data,
                           resume=setup.resume, meta=setup.meta, progress=not args.no_progress and ctx.is_main,
@@ -106,9 +124,11 @@ def run(args: argparse.Namespace) -> int:
             say(f"{stop}\ncontinue with: zoo train --resume {setup.run_dir}")
             return 128 + int(stop.signum)
         if ctx.is_main:
-            _plot(setup.run_dir)
-            say(f"done: {state.step:,} steps ({state.skipped_total} skipped); checkpoint "
-                f"{os.path.join(setup.run_dir, 'checkpoint.pt')}\nevaluate with: zoo eval {setup.run_dir}")
+            _plot(setup.run_dir, ema=cfg.ema is not None)
+            _, beta = schedule_values(cfg, state.step - 1, spe, total)
+            unfinished = f"; KL warm-up unfinished: the last step trained with beta = {beta:.3g}" if beta < 1 else ""
+            say(f"done: {state.step:,} steps ({state.skipped_total} skipped){unfinished}; checkpoint "
+                f"{os.path.join(setup.run_dir, 'checkpoint.pt')}\n" + eval_hint(setup.run_dir, cfg))
             if args.json:
                 from .json_output import dumps
 
@@ -120,10 +140,18 @@ def run(args: argparse.Namespace) -> int:
         ctx.close()
 
 
-def _plot(run_dir: str) -> None:
+def eval_hint(run_dir: str, cfg) -> str:
+    """The `zoo eval` commands to suggest after training: a cheap one first (minutes on a CPU), then
+    the published protocol (K = the recipe's importance_samples over the whole test set)."""
+    return (f"evaluate quickly with: zoo eval {run_dir} -k 100 --limit 1000\n"
+            f"the published protocol (K = {cfg.importance_samples:,}, the whole test set; it prints a time "
+            f"estimate first): zoo eval {run_dir}")
+
+
+def _plot(run_dir: str, *, ema: bool) -> None:
     from zoo.plots import plot_learning_curves
     from zoo.runlog import LOG_NAME
 
     log = os.path.join(run_dir, LOG_NAME)
     if os.path.exists(log):
-        plot_learning_curves(log, os.path.join(run_dir, "learning_curves.png"))
+        plot_learning_curves(log, os.path.join(run_dir, "learning_curves.png"), ema=ema)

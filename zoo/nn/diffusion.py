@@ -19,8 +19,11 @@ the density itself. How it is estimated depends on the mode:
     ``y_1, y_{(T-1)/T}, ..., y_0`` from q: sample-based like every other layer of the standard
     importance-weighted bound, so ``E exp(log_prob) = r_T(u)`` and IWAE stays a bound;
   - ``"discrete"`` -- eq. 31 with each step's KL in closed form (lower variance, same mean);
-  - ``"quadrature"`` -- the official test-time estimate: the continuous-time integrand averaged
-    over the grid t = k/T (an estimate of the continuous-time bound, not of the T-step model's).
+  - ``"quadrature"`` -- the continuous-time bound (not the T-step model's), its integrand averaged
+    over T stratified times, one uniform in each [(k-1)/T, k/T): unbiased, with less variance than
+    T independent draws. (The official code averages over the grid t = k/T, a right-endpoint sum
+    that misses the large integrand near t = 0: against the closed form for Gaussian data and the
+    ideal noise predictor its bound is 30 / 6 / 1.5 nats too high at T = 5 / 25 / 100.)
 
 In the two T-step modes the prediction ``u_hat`` is clamped to [-clip, clip] exactly as when
 sampling, so the bound is the bound of the model that is sampled from.
@@ -108,8 +111,12 @@ class DiffusionPrior(nn.Module):
             lt = self._continuous_lt(u, torch.rand(u.shape[0], device=u.device, dtype=u.dtype))
         elif mode == "quadrature":
             b, k = u.shape[0], self.steps
-            grid = torch.arange(1, k + 1, device=u.device, dtype=u.dtype) / k
-            lt = self._continuous_lt(u.repeat(k, 1, 1, 1), grid.repeat_interleave(b)).reshape(k, b).mean(0)
+            # stratified: one t uniform in each stratum [(j-1)/T, j/T), an unbiased estimate of the
+            # integral over (0, 1]; the official right-endpoint grid t = j/T misses the large
+            # integrand near t = 0 (30 / 6 / 1.5 nats too high a bound at T = 5 / 25 / 100)
+            j = torch.arange(k, device=u.device, dtype=u.dtype).repeat_interleave(b)
+            t = (j + torch.rand(k * b, device=u.device, dtype=u.dtype)) / k
+            lt = self._continuous_lt(u.repeat(k, 1, 1, 1), t).reshape(k, b).mean(0)
         elif mode == "discrete":
             lt = self._discrete_lt(u)
         else:
@@ -173,9 +180,11 @@ class DiffusionPrior(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
         """T steps of ancestral sampling (T UNet evaluations), returning the mean y_0 / alpha_0 of
-        r(u | y_0). `temperature` scales the noise of every step (as the official code does)."""
+        r(u | y_0). `temperature` scales the noise of every step (as the official code does) and
+        also the start y_1 ~ N(0, temperature^2 I), so temperature 0 is deterministic (the
+        denoising path from y_1 = 0)."""
         ref = next(self.unet.parameters())
-        y = torch.randn(n, *self.shape, device=ref.device, dtype=ref.dtype)
+        y = temperature * torch.randn(n, *self.shape, device=ref.device, dtype=ref.dtype)
         k = self.steps
         for i in range(k, 0, -1):
             t = torch.full((n,), i / k, device=y.device, dtype=y.dtype)

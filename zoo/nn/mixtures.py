@@ -3,6 +3,11 @@
 Both return a :class:`DiagonalMixture`: K diagonal Gaussian components shared by the whole batch,
 ``log p(z) = logsumexp_k [log w_k + log N(z; m_k, s_k^2)]``, sampled by choosing a component per
 example (so there is no reparameterised sample; a prior only needs `log_prob` and `sample`).
+
+Temperature scales the standard deviation within the chosen component. At temperature 0 the
+component is not drawn either: every value is the mean of the most probable component (the first
+one when weights tie, as the VampPrior's equal weights always do), so ``sample(temperature=0)`` is
+deterministic. Between 0 and 1 the component is still drawn from the weights.
 """
 from __future__ import annotations
 
@@ -44,7 +49,10 @@ class DiagonalMixture(Distribution):
 
     def rsample(self, temperature: float = 1.0) -> torch.Tensor:
         with torch.no_grad():
-            pick = torch.multinomial(self.log_weights.exp(), self.batch, replacement=True)  # (B,)
+            if temperature == 0:
+                pick = torch.argmax(self.log_weights).expand(self.batch)  # the first on ties
+            else:
+                pick = torch.multinomial(self.log_weights.exp(), self.batch, replacement=True)  # (B,)
             eps = torch.randn((self.batch, *self.loc.shape[1:]), device=self.loc.device, dtype=self.loc.dtype)
             return self.loc[pick] + temperature * self.scale[pick] * eps
 

@@ -27,10 +27,14 @@ __all__ = ["UNet", "ResBlock", "SelfAttention", "timestep_embedding"]
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """(B,) -> (B, dim): ``[cos(t f_i), sin(t f_i)]`` with ``f_i = max_period^(-i / (dim/2))``."""
+    """(B,) -> (B, dim): ``[cos(t f_i), sin(t f_i)]`` with ``f_i = max_period^(-i / (dim/2))``.
+
+    Computed in float32 at least (t is up to ``time_scale`` = 1000, too coarse in bf16/fp16) and in
+    float64 when t is, so a model converted with ``.double()`` runs in float64 throughout."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = t.float().unsqueeze(1) * freqs.unsqueeze(0)
+    dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=dtype, device=t.device) / half)
+    args = t.to(dtype).unsqueeze(1) * freqs.unsqueeze(0)
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
     return F.pad(emb, (0, 1)) if dim % 2 else emb
 
