@@ -55,7 +55,7 @@ def generative_structure(mg, *, summaries: bool = True) -> GenerativeStructure:
         summaries: False traces through generative features too (the PGM the statements declare,
             which the diagrams draw; the check must not decide on it).
     """
-    from compiler.graph import VarInfo
+    from compiler.nodes import VarInfo
 
     g = mg.graph
     data_pred = {n: [p for p in g.pred[n] if g.edges[p, n]["data"]] for n in g.nodes}

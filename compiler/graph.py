@@ -30,81 +30,16 @@ from typing import Any, Optional, Union
 import networkx as nx
 
 from dsl import library as lib
-from dsl.ast import Span
 from dsl.check import ShapeTable
 from dsl.depends import Dependencies
 from dsl.errors import Diagnostic
-from dsl.values import (Apply, Combine, ConcreteSpec, Const, Dist, FactorRefValue, ListValue, NodeRef, Origin,
-                        Symbol, Value)
+from dsl.values import (Apply, Combine, ConcreteSpec, Const, Dist, FactorRefValue, ListValue, NodeRef, Symbol,
+                        Value)
 
+from .nodes import FunctionRef, Input, OpInfo, VarInfo
 from .plan import plans
 
 __all__ = ["VarInfo", "OpInfo", "FunctionRef", "ModelGraph", "build_graph", "Input"]
-
-Input = Union[str, tuple]  # a node id, or a tuple of node ids for a list argument
-
-
-@dataclass(frozen=True)
-class FunctionRef:
-    """A factor passed as a function (e.g. the encoder a VampPrior evaluates on its pseudo-inputs)."""
-
-    factor: str
-
-
-@dataclass(frozen=True)
-class VarInfo:
-    """A random variable."""
-
-    name: str
-    kind: str  # observed | latent | pseudo
-    shape: tuple[int, ...]
-    family: Optional[str]
-    span: Span = field(compare=False)
-    origin: Origin = field(compare=False)
-    array: str = ""
-    index: Optional[int] = None
-
-    @property
-    def is_random(self) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class OpInfo:
-    """A computation.
-
-    Attributes:
-        kind: "feature", "slice", "factor" or "dist".
-        op: block name (feature), family or combinator name (factor/dist), "slice".
-        inputs: tensor-valued arguments by parameter name, in signature order.
-        params: constant arguments by name (python values; options as (name, args) tuples).
-        shape: output shape for features and slices; the variable's shape for distributions.
-        target: the variable a factor/dist is over.
-        factor_kind: prior | posterior | likelihood for factors.
-        named: a user-named feature (its id is the name in the spec).
-        role: the block's role for diagrams (feature, bijector, attention, activation, ...).
-    """
-
-    name: str
-    kind: str
-    op: str
-    inputs: tuple[tuple[str, Input], ...]
-    params: tuple[tuple[str, Any], ...]
-    shape: Optional[tuple[int, ...]]
-    span: Span = field(compare=False)
-    origin: Optional[Origin] = field(default=None, compare=False)
-    target: Optional[str] = None
-    factor_kind: Optional[str] = None
-    named: bool = False
-    role: str = "feature"
-    slice: Optional[tuple[int, int]] = None
-
-    @property
-    def is_random(self) -> bool:
-        return False
-
-    def param(self, name: str, default=None):
-        return dict(self.params).get(name, default)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def architecture_dot(mg, *, legend: bool = True, unroll: bool = False, layers=No
         layers: (first, last): only the owners of these layers (and the unindexed ones); the rest
             of each array is one dashed box.
     """
-    from .graph import VarInfo
+    from .nodes import VarInfo
 
     g = mg.graph
     members: dict = {}

@@ -44,7 +44,7 @@ def test_relations_name_source_sets_relative_to_the_target():
 def _pgm_edges(mg):
     from compiler.dsep_problem import problem_from_graph
 
-    problem = problem_from_graph(mg)
+    problem = problem_from_graph(mg, summaries=False)  # the PGM as drawn
     return problem, {e: "p" for e in problem.graph.edges}
 
 

@@ -7,6 +7,7 @@ evaluates the weights when only the optimizer, RNG or progress counters are dama
 """
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -95,7 +96,9 @@ def test_a_malformed_checkpoint_is_named_field_by_field(run_dir, tmp_path, capsy
         assert "still usable" not in err or "--no-ema" in err or "zoo eval" in err
         code = run_cli(["eval", str(bad), "--limit", "20", "-k", "2", "--json"])
         out = capsys.readouterr()
-        assert code == 2 and field in out.err and "Traceback" not in out.err
+        assert code == 2 and "Traceback" not in out.err + out.out
+        doc = json.loads(out.out)  # with --json the error is a JSON document on stdout
+        assert doc["status"] == "error" and any(field in d["message"] for d in doc["diagnostics"]), doc
 
 
 def test_an_intact_checkpoint_resumes(run_dir, tmp_path):

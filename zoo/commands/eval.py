@@ -56,14 +56,17 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     data = load_split(data_info["name"], split, root, mg, validation=train_cfg.validation)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(dev)
-    progress_info = ckpt["progress"]
-    scheduler = ckpt.get("scheduler") or {}
+    # progress and scheduler state are not needed to evaluate: a damaged one (already reported by the
+    # checkpoint's schema check) reads as unknown
+    progress_info = ckpt.get("progress") if isinstance(ckpt.get("progress"), dict) else {}
+    scheduler = ckpt.get("scheduler") if isinstance(ckpt.get("scheduler"), dict) else {}
+    step = progress_info.get("step") if isinstance(progress_info.get("step"), int) else None
     if progress:
         import sys
 
         count = len(data) if limit is None else min(limit, len(data))
         print(f"evaluating {_described(ckpt['spec'].get('name'), ckpt['spec'].get('overrides'), mg.description)}; step "
-              f"{progress_info.get('step', 0):,} on {count:,} {split} images, K = {cfg.importance_samples:,}",
+              f"{format(step, ',') if step is not None else '(unknown)'} on {count:,} {split} images, K = {cfg.importance_samples:,}",
               file=sys.stderr)
         if _beta_warning(scheduler.get("beta")):
             print(_beta_warning(scheduler.get("beta")), file=sys.stderr)
@@ -74,7 +77,7 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
         "spec_sha256": ckpt["spec"]["sha256"],
         "overrides": ckpt["spec"].get("overrides", {}),
         "checkpoint": os.path.abspath(checkpoint_path(path)),
-        "step": progress_info.get("step"),
+        "step": step,
         "epoch": progress_info.get("epoch"),
         "finished": progress_info.get("finished"),
         "beta": scheduler.get("beta"),

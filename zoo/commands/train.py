@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.schedule_epochs is not None:
             say(f"schedules: the recipe's {cfg.schedule_epochs:g} epochs compressed into {total:,} steps "
                 "(--schedule-to-steps)")
-        cut_short = schedule_warnings(cfg, spe, total)
+        cut_short = schedule_warnings(cfg, spe, total) if spe else []  # no batch at all: train() says so
         for warning in cut_short:
             say(warning)
         try:
