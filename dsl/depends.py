@@ -178,8 +178,10 @@ class Dependencies:
         hierarchy is deep.
         """
         cache = self._ancestors_cache
-        stack, open_ = [node], set()  # open_: on the stack with sources pending (cuts cycles,
-        while stack:                  # which the checker reports)
+        # open_: nodes on the stack whose sources are pending; skipping them cuts cycles, which
+        # the checker reports
+        stack, open_ = [node], set()
+        while stack:
             n = stack[-1]
             if n in cache:
                 stack.pop()

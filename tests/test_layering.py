@@ -11,6 +11,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 STAGES = {
@@ -139,3 +141,26 @@ def test_no_import_cycles_between_modules():
                 g.add_edge(module, dep)
     cycles = {frozenset(c) for c in nx.strongly_connected_components(g) if len(c) > 1}
     assert cycles <= KNOWN_CYCLES, sorted(sorted(c) for c in cycles - KNOWN_CYCLES)
+
+
+EXIT_PROBE = """
+import atexit, contextlib, gc, io, json, sys
+from zoo.cli import main
+sys.argv = ["zoo"] + ARGV
+with contextlib.redirect_stdout(io.StringIO()):
+    status = main(None if AS_PROGRAM else ARGV)
+atexit._run_exitfuncs()
+print(json.dumps({"status": status, "gc_enabled_at_exit": gc.isenabled()}))
+"""
+
+
+@pytest.mark.parametrize("argv,as_program,collects", [
+    (["check", "vae"], True, False),   # the program: no collection at exit
+    (["check", "vae"], False, True),   # in-process callers keep their collector
+    (["build", "vae", "--no-lower"], True, True),  # not a short command
+])
+def test_short_commands_skip_the_exit_collection_only_as_the_program(argv, as_program, collects):
+    code = f"ARGV = {argv!r}\nAS_PROGRAM = {as_program!r}\n{EXIT_PROBE}"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report == {"status": 0, "gc_enabled_at_exit": collects}
