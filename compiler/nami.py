@@ -56,7 +56,7 @@ class Inverse:
         summarised: triples (u, v, d): the inverse has u -> v, and v's posterior reads u only through
             the deterministic parent d (``z[l-1]`` for ``eps[<l]`` in a self-reflective VAE). The
             inverse is over random variables and cannot say whether the summary suffices; the
-            factorization check can, and reports a violation where it does not.
+            factorization check can, and reports a violation or a sufficiency assumption where it might not.
         unnecessary: edges (p, v) of the spec's inference model that the inverse does without.
         same_order: whether the inverse samples in the spec's order.
     """

@@ -115,7 +115,8 @@ def _concat_shape(a: ShapeArgs):
 
 
 block("concat", Param("inputs", "features", variadic=True, doc="features to join along channels"),
-      shape=_concat_shape, invertible=("inputs",), separable=True, doc="Concatenate features along the channel axis (vectors: end to end).")
+      shape=_concat_shape, invertible=("inputs",), separable=True,
+      doc="Concatenate features along the channel axis (vectors: end to end).")
 
 block("sum", Param("inputs", "features", variadic=True), invertible=("inputs",),
       shape=lambda a: _same_shape(a, ["inputs"]), doc="Elementwise sum of equally shaped features.")
@@ -137,7 +138,8 @@ def _reshape_shape(a: ShapeArgs):
     return target
 
 
-block("flatten", _feature(), invertible=("x",), shape=lambda a: (math.prod(a.shapes["x"]),), doc="Flatten to a vector.")
+block("flatten", _feature(), invertible=("x",), shape=lambda a: (math.prod(a.shapes["x"]),),
+      doc="Flatten to a vector.")
 block("reshape", _feature(), Param("shape_", "ints", doc="target shape (without batch)"), invertible=("x",),
       shape=_reshape_shape, doc="Reshape to `shape_`; the element count must not change.")
 

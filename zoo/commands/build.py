@@ -180,15 +180,21 @@ def _format(s: dict, warnings: list) -> str:
 
 
 def _format_verdict(v) -> str:
-    """One line per verdict, plus the first unacknowledged violation (`zoo check` prints them all)."""
+    """One line per verdict, plus the first unacknowledged departure (`zoo check` prints them all)."""
     violations = v.get("violations", [])
-    open_ = [x for x in violations if not x.get("acknowledged")]
+    resting = v.get("resting_on_sufficiency", [])  # factors faithful only if a generative summary is sufficient
+    open_ = [x for x in violations + resting if not x.get("acknowledged")]
     if v["respects_exact_factorization"]:
         return "factorization: faithful (the posterior respects the exact posterior's factorization)"
     if v["passes_check"]:
-        return (f"factorization: faithful up to {len(violations)} departure(s) acknowledged by assumptions "
+        extra = f" and {len(v.get('sufficiency_assumptions', []))} sufficiency assumption(s)" if resting else ""
+        return (f"factorization: faithful up to {len(violations)} departure(s){extra} acknowledged by assumptions "
                 f"(see `zoo check`)")
     first = open_[0]
+    if first.get("sufficiency"):
+        return (f"factorization: NOT certified, faithful only if {', '.join(first['sufficiency'])} is sufficient "
+                f"(see `zoo check`); first: {first['location']}: q({first['latent']}) reads "
+                f"{', '.join(first['missing'])} only through it; active path {first['witness_text']}")
     return (f"factorization: NOT faithful, {len(open_)} unacknowledged violation(s) (see `zoo check`); first:\n"
             f"  {first['location']}: q({first['latent']}) leaves out {', '.join(first['missing'])}; "
             f"active path {first['witness_text']}; add {', '.join(first['suggested_parents'])}")
