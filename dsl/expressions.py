@@ -218,7 +218,7 @@ class ExpressionMixin:
 
     def _counted(self, refs: ListValue) -> Value:
         """Count the references a range expands to (`z[<l]` in a statement over l in 1..L reads
-        L^2/2 nodes); past :data:`dsl.limits.MAX_READS` in the whole spec, report it here, once."""
+        L^2/2 nodes); past :data:`dsl.limits.MAX_READS` in the whole spec, report it here and stop elaborating."""
         self.reads = getattr(self, "reads", 0) + len(refs.items)
         if self.reads <= MAX_READS:
             return refs

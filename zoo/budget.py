@@ -68,21 +68,32 @@ def estimate(mg) -> Estimate:
     """Count the parameters of every module of a compiled spec without allocating them."""
     import torch
 
-    from zoo.lower import lower
+    from compiler.nodes import VarInfo
+    from zoo.lower import build_op
+    from zoo.model import HierarchicalVAE
 
     out = Estimate()
-    for node in mg.graph.nodes:
-        shape = mg.info(node).shape
-        if shape is not None:
-            out.activations += math.prod(shape)
+    ops = {}
     with torch.device("meta"):
-        model = lower(mg)
+        for node in mg.graph.nodes:  # what `zoo.lower.lower` does, one node at a time
+            info = mg.info(node)
+            if info.shape is not None:
+                out.activations += math.prod(info.shape)
+            if isinstance(info, VarInfo) or info.kind == "slice":
+                continue
+            span = info.origin.span if info.origin is not None else info.span
+            try:
+                ops[node] = build_op(mg, info)
+            except RuntimeError as err:  # "Storage size calculation overflowed": sizes past 2^63 bytes
+                if "overflow" not in str(err).lower():
+                    raise
+                raise SpecSemanticError([Diagnostic(
+                    f"{node} would need more than 2^63 bytes: its sizes overflow PyTorch's size counters", span,
+                    code="model-too-large").with_source(mg.spec.sources)]) from None
+            n = sum(p.numel() for p in ops[node].parameters() if p.requires_grad)
+            out.by_statement[span] = out.by_statement.get(span, 0) + n
+        model = HierarchicalVAE(mg, ops)  # parameters outside the ops, e.g. learnable pseudo-inputs
     out.parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    for node, module in model.ops.items():
-        info = mg.info(node)
-        span = info.origin.span if info.origin is not None else info.span
-        n = sum(p.numel() for p in module.parameters() if p.requires_grad)
-        out.by_statement[span] = out.by_statement.get(span, 0) + n
     return out
 
 

@@ -45,3 +45,13 @@ def test_the_cli_refuses_before_allocating(capsys):
     assert "above the budget of 10,000,000,000" in capsys.readouterr().err
     assert main(["build", "vae", "--max-parameters", "1000"]) == 2
     assert "--max-parameters" in capsys.readouterr().err
+
+
+def test_sizes_past_pytorchs_counters_are_a_located_error(tmp_path):
+    spec = tmp_path / "conv.hvae"
+    spec.write_text("observed x : [1, 8, 8] ~ bernoulli\nlatent z : [4, 8, 8] ~ normal\n"
+                    "feature h = conv(x, out = 16777216, k = 16777215)\nprior z = normal(loc = 0, scale = 1)\n"
+                    "posterior z | x = conv(h, k = 1)\nlikelihood x | z = conv(z, k = 3)\n")
+    with pytest.raises(SpecError, match="overflow") as info:
+        check_budget(compile_spec(str(spec)))
+    assert (info.value.first.span.line, info.value.first.span.column) == (3, 1)
