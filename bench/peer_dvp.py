@@ -214,6 +214,15 @@ def alternate(impls, op, args_per_round):
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident set size: VmHWM (Linux; reset by exec, unlike ru_maxrss, which a
+    child started by a large process inherits), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
