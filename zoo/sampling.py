@@ -138,7 +138,7 @@ def pseudo_input_views(mg, data_shape) -> dict[str, list[str]]:
 def _random_inputs(mg, flow, node: str) -> set:
     """The random variables a computation reads, directly or through other computations (the
     search stops at random variables, so a pseudo-input's own posterior inputs do not count)."""
-    from compiler.graph import VarInfo
+    from compiler.nodes import VarInfo
 
     seen, stack, found = set(), [node], set()
     while stack:

@@ -173,7 +173,7 @@ def schedule_warnings(cfg, steps_per_epoch: int, total_steps: int) -> list[str]:
     """What a run of ``total_steps`` steps leaves unfinished of its recipe's schedules: the KL warm-up,
     the learning-rate warm-up, a staircase or fixed-period schedule. Empty when nothing is cut short
     (always with ``schedule_epochs``, which compresses them into the run)."""
-    if cfg.schedule_epochs is not None:
+    if cfg.schedule_epochs is not None or steps_per_epoch < 1:  # no whole batch: training says so itself
         return []
     spe, run_epochs = steps_per_epoch, total_steps / steps_per_epoch
     length = f"{total_steps:,} steps ({run_epochs:.3g} epochs of {spe:,} steps)"

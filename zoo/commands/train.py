@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             + (f"{cfg.epochs} epochs" if cfg.epochs else f"{cfg.steps:,} steps")
             + f", batch {cfg.batch_size} x {ctx.world_size} process(es), {ctx.device}; run folder {setup.run_dir}")
         spe = steps_per_epoch(len(setup.train_data), cfg.batch_size, ctx.world_size)
-        total = cfg.steps if cfg.steps is not None else cfg.epochs * spe
+        total = cfg.steps if cfg.steps is not None else cfg.epochs * spe  # spe = 0: train() explains
         if cfg.schedule_epochs is not None:
             say(f"schedules: the recipe's {cfg.schedule_epochs:g} epochs compressed into {total:,} steps "
                 "(--schedule-to-steps)")
