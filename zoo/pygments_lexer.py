@@ -20,7 +20,7 @@ STATEMENT_KEYWORDS = ("model", "paper", "dataset", "import", "let", "feature", "
 #: Variable and factor kinds: they start statements and name factors in `prior(z[l])`.
 KIND_KEYWORDS = ("observed", "latent", "pseudo", "prior", "posterior", "likelihood")
 #: Words inside statements and expressions.
-WORD_OPERATORS = ("with", "split", "independent", "of", "given", "in", "if", "else", "and", "or", "not")
+WORD_OPERATORS = ("with", "split", "independent", "sufficient", "of", "given", "in", "if", "else", "and", "or", "not")
 
 
 class HvaeLexer(RegexLexer):

@@ -18,7 +18,7 @@ __all__ = ["Analysis", "analyse", "word_at"]
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DECLARATIONS = (ast.VariableDecl, ast.FeatureDecl, ast.LetDecl)
 KEYWORDS = ("model", "paper", "dataset", "import", "let", "observed", "latent", "pseudo", "feature", "prior",
-            "posterior", "likelihood", "assume", "independent", "of", "given", "split", "with", "in", "if", "else")
+            "posterior", "likelihood", "assume", "independent", "sufficient", "of", "given", "split", "with", "in", "if", "else")
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 __all__ = ["highlight", "KEYWORDS"]
 
 KEYWORDS = ("import", "with", "let", "model", "paper", "dataset", "observed", "latent", "feature", "prior",
-            "posterior", "likelihood", "assume", "independent", "of", "given", "because", "if", "else", "in",
+            "posterior", "likelihood", "assume", "independent", "sufficient", "of", "given", "because", "if", "else", "in",
             "and", "or", "not", "split", "true", "false", "for")
 
 _TOKEN = re.compile(r"""
