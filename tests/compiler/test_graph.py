@@ -194,3 +194,16 @@ def test_node_records_are_typed():
     assert mg.info("posterior(z[2])/delta").kind == "dist"
     lines = open(spec_path("nvae8"), encoding="utf-8").read().splitlines()
     assert (cell.span.line, cell.span.column) == (lines.index("feature e[l in 1..L] = nvae_cell(e[l+1])") + 1, 1)
+
+
+@pytest.mark.parametrize("model,name", [("p", "generative"), ("q", "inference")])
+def test_validate_graph_finds_a_cycle_in_either_pgm(model, name):
+    """A graph built by other code is held to the rules: a PGM edge closing a cycle is reported."""
+    import dataclasses
+
+    mg = graph("ladder")
+    g = nx.DiGraph(mg.graph)  # an unfrozen copy
+    a, b = next((a, b) for a, b, m in g.edges(data="pgm") if model in m)
+    g.add_edge(b, a, data=False, pgm=frozenset({model}), role="input", sample_model=None, models=frozenset())
+    messages = [d.message for d in validate_graph(dataclasses.replace(mg, graph=g))]
+    assert any(m.startswith(f"the {name} graph has a cycle: ") and a in m and b in m for m in messages), messages
