@@ -12,7 +12,9 @@ variables and three sorts of deterministic nodes:
   (docs/factorization.md, "Generative features a posterior reads"). A feature computed by the
   inference network's own parameters is mechanism and is traced through: it can be as expressive as
   its inputs allow.
-* nothing else: every other computation is traced through to the nodes above.
+* nothing else: every other computation is traced through to the nodes above -- on the inference
+  side also a feature named as a parent that only the inference network computes (its parameters
+  are the encoder's, so it can be as expressive as its inputs allow).
 
 :func:`generative_structure` finds the summaries (the first generative node on each path back
 from a posterior that reads a latent), the parents of every random variable and deterministic
@@ -82,7 +84,7 @@ def generative_structure(mg, *, summaries: bool = True) -> GenerativeStructure:
     # the inference side: trace back from each posterior through the inference network's own nodes
     frontier: set = set()
     inference_parents: dict = {}
-    stops_q = variables | named
+    stops_q = variables | named  # a named feature the inference network alone computes is traced through
     for v in mg.latent_order:
         factor = f"posterior({v})"
         found: set = set()
@@ -94,9 +96,10 @@ def generative_structure(mg, *, summaries: bool = True) -> GenerativeStructure:
                     if p in seen:
                         continue
                     seen.add(p)
-                    if p in stops_q:
+                    generative = "p" in g.nodes[p].get("models", ())
+                    if p in variables or (p in named and (generative or not summaries)):
                         found.add(p)
-                    elif summaries and "p" in g.nodes[p].get("models", ()) and has_latent(p):
+                    elif summaries and generative and has_latent(p):
                         found.add(p)
                         frontier.add(p)
                     else:

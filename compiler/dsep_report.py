@@ -258,9 +258,15 @@ def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
         first = next(v for v in report.resting if v.latent == a.factors[0])
         lines.append(f"  {first.location}: {tag} sufficiency assumption: {a.feature} is sufficient for "
                      f"{_short(a.sufficient_for)}, needed by q({_short(a.factors)})")
-        if not a.acknowledged or verbose:
+        if verbose:  # every factor that needs it, with its active path and repair
+            for v in (r for r in report.resting if r.latent in a.factors):
+                lines.append(f"      q({v.latent} | {', '.join(v.parents) or '-'}) leaves out {_short(v.missing)}; "
+                             f"active path: {v.witness_text}; repair: also condition on "
+                             f"{_short(v.suggested_parents)}")
+        elif not a.acknowledged:
             lines.append(f"      e.g. q({first.latent} | {', '.join(first.parents) or '-'}) leaves out "
                          f"{_short(first.missing)}; active path: {first.witness_text}")
+        if not a.acknowledged:
             lines.append(f"      acknowledge with `assume {a.feature} sufficient`, or repair: also condition on "
                          f"{_short(first.suggested_parents)}")
     for a in report.assumptions:
