@@ -143,7 +143,7 @@ class _Stats:
 STATS = _Stats()
 
 
-# Bounds per mutant: seconds to build or fail, and the process's peak memory (resident set).
+# Bounds per mutant: CPU seconds to build or fail, and the process's peak memory (resident set).
 SECONDS_PER_SPEC = 5.0
 PEAK_MEMORY_MB = 1500
 
@@ -152,7 +152,7 @@ def check_mutant(data, tmp_dir: pathlib.Path) -> None:
     """Compile one mutant; assert it builds or fails with located diagnostics, in bounded time."""
     path = tmp_dir / "mutant.hvae"
     path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         compile_spec(str(path))
     except SpecError as err:
@@ -171,7 +171,7 @@ def check_mutant(data, tmp_dir: pathlib.Path) -> None:
     else:
         STATS.built += 1
     finally:
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         STATS.seconds += seconds
     assert seconds < SECONDS_PER_SPEC, (seconds, data)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -189,9 +189,9 @@ def run_campaign(count: int, seed: int, tmp_dir: pathlib.Path) -> None:
 
 
 def test_2000_mutated_specs_build_or_fail_with_located_errors(tmp_path):
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: wall time on a shared machine says more about the neighbours
     run_campaign(2000, seed=16, tmp_dir=tmp_path)
-    assert time.perf_counter() - start < 120  # about 30 s on a 2-core machine
+    assert time.process_time() - start < 90  # about 30 s
 
 
 @pytest.mark.slow
