@@ -223,11 +223,16 @@ class _Checker(ShapeMixin):
         for model, edges in (("generative", p_edges), ("inference", q_edges)):
             cycle = find_cycle(edges)
             if cycle:
-                # point at the statement of the edge that closes the cycle: the factor of cycle[0]
-                head = cycle[0]
-                kind = "posterior" if model == "inference" else "likelihood" if head in observed else "prior"
-                factor = self.deps.factor(kind, head)
-                where = factor.span if factor is not None else getattr(self.spec.variables.get(head), "span", None)
+                # point at the statement of the edge that closes the cycle: the factor of cycle[0];
+                # a node on the cycle may be a feature (a PGM feature), which has its own statement
+                where = None
+                for head in cycle:
+                    kind = "posterior" if model == "inference" else "likelihood" if head in observed else "prior"
+                    factor = self.deps.factor(kind, head)
+                    node = factor or self.spec.variables.get(head) or self.spec.features.get(head)
+                    if node is not None:
+                        where = node.span
+                        break
                 self.error(where, f"the {model} model has a cycle: " + " -> ".join(cycle + [cycle[0]]), code="cycle")
         # every latent reaches the data in p
         reaches_data = _reaching(observed, ((b, a) for a, b in p_edges))

@@ -143,16 +143,18 @@ class _Stats:
 STATS = _Stats()
 
 
-# Bounds per mutant: seconds to build or fail, and the process's peak memory (resident set).
+# Bounds per mutant: CPU seconds to build or fail, and the peak resident memory while compiling it.
 SECONDS_PER_SPEC = 5.0
-PEAK_MEMORY_MB = 1500
+PEAK_GROWTH_MB = 500
 
 
 def check_mutant(data, tmp_dir: pathlib.Path) -> None:
     """Compile one mutant; assert it builds or fails with located diagnostics, in bounded time."""
     path = tmp_dir / "mutant.hvae"
     path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    start = time.perf_counter()
+    _reset_peak_memory()
+    before_mb = _peak_memory_mb()
+    start = time.process_time()
     try:
         compile_spec(str(path))
     except SpecError as err:
@@ -171,11 +173,32 @@ def check_mutant(data, tmp_dir: pathlib.Path) -> None:
     else:
         STATS.built += 1
     finally:
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         STATS.seconds += seconds
     assert seconds < SECONDS_PER_SPEC, (seconds, data)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    assert peak_mb < PEAK_MEMORY_MB, (peak_mb, data)
+    grown_mb = _peak_memory_mb() - before_mb
+    assert grown_mb < PEAK_GROWTH_MB, (grown_mb, data)
+
+
+def _reset_peak_memory() -> None:
+    """Start a new peak-memory window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        pass  # elsewhere the window is the process's lifetime, a weaker bound
+
+
+def _peak_memory_mb() -> float:
+    """The resident-set peak since the last reset, in MB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_campaign(count: int, seed: int, tmp_dir: pathlib.Path) -> None:
@@ -189,9 +212,9 @@ def run_campaign(count: int, seed: int, tmp_dir: pathlib.Path) -> None:
 
 
 def test_2000_mutated_specs_build_or_fail_with_located_errors(tmp_path):
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: wall time on a shared machine says more about the neighbours
     run_campaign(2000, seed=16, tmp_dir=tmp_path)
-    assert time.perf_counter() - start < 120  # about 30 s on a 2-core machine
+    assert time.process_time() - start < 90  # about 30 s
 
 
 @pytest.mark.slow

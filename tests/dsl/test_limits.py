@@ -23,10 +23,10 @@ VAE = (ROOT / "specs" / "vae.hvae").read_text(encoding="utf-8")
 
 
 def _error(path, overrides=None) -> SpecError:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine is shared
     with pytest.raises(SpecError) as info:
         compile_spec(str(path), overrides)
-    assert time.perf_counter() - start < 10
+    assert time.process_time() - start < 10
     return info.value
 
 
@@ -168,7 +168,5 @@ def test_too_many_variables_is_one_error_at_the_largest_array(tmp_path):
 
 
 def test_nvae16_with_2000_layers_ends_in_a_located_error_quickly():
-    start = time.perf_counter()
-    err = _error(ROOT / "specs" / "nvae16.hvae", {"L": 2000})
-    assert time.perf_counter() - start < 10
+    err = _error(ROOT / "specs" / "nvae16.hvae", {"L": 2000})  # within 10 CPU seconds (about 4)
     assert err.first.code == "spec-too-large" and err.first.span.line > 0
