@@ -11,13 +11,13 @@ layer; :func:`zoo.objectives.negative_elbo` at beta = 1, no free bits) and the (
 """
 from __future__ import annotations
 
-import math
+import copy
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["VAETwin", "LadderTwin", "TWINS"]
+__all__ = ["VAETwin", "LadderTwin", "NVAETwin", "AttentiveLadderTwin", "TWINS"]
 
 
 def _mlp(sizes, act, *, norm=False, out_act=None) -> nn.Sequential:
@@ -138,4 +138,129 @@ class LadderTwin(nn.Module):
         return _loss(log_px, kls)
 
 
-TWINS = {cls.spec: cls for cls in (VAETwin, LadderTwin)}
+class NVAETwin(nn.Module):
+    """specs/nvae8.hvae (any L, C, Z): a bottom-up tower of NVAE cells, a top-down path of cells
+    fed by ``concat(c[l-1], z[l-1])``, residual posteriors ``(prior raw + delta raw)`` mapped with
+    ``loc = 5 tanh(raw / 10)``, ``scale = exp(5 tanh(raw / 10)) + 0.01``, and a logistic-mixture
+    likelihood.
+
+    The wiring, the Gaussians, the KLs and the loss are written here; the leaf layers (the NVAE
+    cells, the weight-normalised convolutions, the learned top input and the mixture's
+    log-likelihood) are deep copies of the compiled model's, so that the two differ only in
+    what the compiler adds around the layers.
+    """
+
+    spec = "nvae8"
+
+    def __init__(self, L: int = 8):
+        super().__init__()
+        self.L = L
+
+    def copy_from(self, model) -> "NVAETwin":
+        L, ops = self.L, model.ops
+        take = lambda name: copy.deepcopy(ops[name])  # noqa: E731
+        self.stem = take(f"e[{L + 1}]/x").conv
+        self.up = nn.ModuleList([take(f"e[{l}]") for l in range(L + 1, 0, -1)])  # e[L+1] .. e[1]
+        self.top = nn.Parameter(ops["c[1]"].value.detach().clone())
+        self.q1a, self.q1b = take("posterior(z[1])/params/x/x").conv, take("posterior(z[1])/params").conv
+        self.mix = nn.ModuleList([take(f"c[{l}]/x").conv for l in range(2, L + 1)] + [take("out/x").conv])
+        self.cells = nn.ModuleList([take(f"c[{l}]") for l in range(2, L + 1)] + [take("out")])
+        self.prior = nn.ModuleList([take(f"prior(z[{l}])/params").conv for l in range(2, L + 1)])
+        self.qa = nn.ModuleList([take(f"posterior(z[{l}])/delta/params/x/a").conv for l in range(2, L + 1)])
+        self.qb = nn.ModuleList([take(f"posterior(z[{l}])/delta/params").conv for l in range(2, L + 1)])
+        self.out = take("likelihood(x)/params").conv
+        self.z = model.graph.info("z[1]").shape[0]
+        self.likelihood = ops["likelihood(x)"]
+        return self
+
+    @staticmethod
+    def _normal(raw_loc, raw_scale):
+        return 5.0 * torch.tanh(raw_loc / 10.0), torch.exp(5.0 * torch.tanh(raw_scale / 10.0)) + 0.01
+
+    def forward(self, x):
+        L, zc = self.L, self.z
+        e = [None] * (L + 2)
+        h = self.stem(x)
+        for i, l in enumerate(range(L + 1, 0, -1)):
+            h = e[l] = self.up[i](h)
+        raw = self.q1b(F.elu(self.q1a(F.elu(e[1]))))
+        loc, scale = self._normal(raw[:, :zc], raw[:, zc:])
+        z = loc + scale * torch.randn_like(loc)
+        kls = [(0.5 * (scale ** 2 + loc ** 2 - 1.0 - torch.log(scale ** 2))).reshape(x.shape[0], -1).sum(1)]
+        c = self.top.unsqueeze(0).expand(x.shape[0], *self.top.shape)
+        for i in range(L - 1):  # z[2] .. z[L]
+            c = self.cells[i](self.mix[i](torch.cat([c, z], dim=1)))
+            p = self.prior[i](F.elu(c))
+            d = self.qb[i](self.qa[i](c) + e[i + 2])
+            p_loc, p_scale = self._normal(p[:, :zc], p[:, zc:])
+            loc, scale = self._normal(p[:, :zc] + d[:, :zc], p[:, zc:] + d[:, zc:])
+            z = loc + scale * torch.randn_like(loc)
+            kls.append(_kl_normal(loc.flatten(1), scale.flatten(1), p_loc.flatten(1), p_scale.flatten(1)))
+        out = self.cells[L - 1](self.mix[L - 1](torch.cat([c, z], dim=1)))
+        log_px = self.likelihood(self.out(F.elu(out))).log_prob(x)
+        return _loss(log_px, kls)
+
+
+class AttentiveLadderTwin(nn.Module):
+    """specs/attentive_ladder.hvae: the ladder with strongly connected priors and posteriors: each
+    prior context attends over all earlier contexts, each bottom-up estimate over ``h[>=l]``
+    (ReZero-gated). Wiring, splits, Gaussians, KLs and loss by hand; the MLPs, linear maps and
+    attention layers are deep copies of the compiled model's."""
+
+    spec = "attentive_ladder"
+
+    def __init__(self, L: int = 5, D: int = 64, K: int = 16):
+        super().__init__()
+        self.L, self.D, self.K = L, D, K
+
+    def copy_from(self, model) -> "AttentiveLadderTwin":
+        L, ops = self.L, model.ops
+        take = lambda name: copy.deepcopy(ops[name])  # noqa: E731
+        self.up = nn.ModuleList([take(f"h[{l}]").net for l in range(L, 0, -1)])  # h[L] .. h[1]
+        self.top = nn.Parameter(ops["d[1]"].value.detach().clone())
+        self.q1 = take("posterior(z[1])/params").linear
+        self.ctx = nn.ModuleList([take(f"d[{l}]").net for l in range(2, L + 1)])
+        self.p_att = nn.ModuleList([take(f"p[{l}]/update") for l in range(2, L + 1)])
+        self.b_att = nn.ModuleList([take(f"b[{l}]/update") for l in range(2, L + 1)])
+        self.p_gamma = nn.ParameterList([take(f"p[{l}]").gamma for l in range(2, L + 1)])
+        self.b_gamma = nn.ParameterList([take(f"b[{l}]").gamma for l in range(2, L + 1)])
+        self.prior = nn.ModuleList([take(f"prior(z[{l}])/params").net for l in range(2, L + 1)])
+        self.q = nn.ModuleList([take(f"posterior(z[{l}])/bottom_up/params").linear for l in range(2, L + 1)])
+        self.dec = take("likelihood(x)/params").net
+        self.dz = [model.graph.info(f"z[{l}]").shape[0] for l in range(1, L + 1)]
+        return self
+
+    @staticmethod
+    def _normal(raw, d):
+        return raw[:, :d], F.softplus(raw[:, d:]) + 0.0001
+
+    def forward(self, x):
+        L, D, K = self.L, self.D, self.K
+        h, hk = [None] * (L + 1), [None] * (L + 1)
+        a = x.flatten(1)
+        for i, l in enumerate(range(L, 0, -1)):
+            out = self.up[i](a)
+            a, h[l], hk[l] = out[:, :D], out[:, :D], out[:, D:D + K]
+        top = self.top.unsqueeze(0).expand(x.shape[0], *self.top.shape)
+        ctx, keys = [top[:, :D]], [top[:, D:D + K]]
+        loc, scale = self._normal(self.q1(h[1]), self.dz[0])
+        z = loc + scale * torch.randn_like(loc)
+        kls = [_kl_std_normal(loc, scale)]
+        for i, l in enumerate(range(2, L + 1)):
+            d = self.ctx[i](torch.cat([ctx[-1], z], dim=1))
+            c, key, query, sq = d[:, :D], d[:, D:D + K], d[:, D + K:D + 2 * K], d[:, D + 2 * K:D + 3 * K]
+            p = c + self.p_gamma[i] * self.p_att[i](tuple(ctx), query, tuple(keys))
+            b = h[l] + self.b_gamma[i] * self.b_att[i](tuple(h[l:]), sq, tuple(hk[l:]))
+            ctx.append(c), keys.append(key)
+            p_loc, p_scale = self._normal(self.prior[i](p), self.dz[l - 1])
+            bu_loc, bu_scale = self._normal(self.q[i](b), self.dz[l - 1])
+            p_td, p_bu = p_scale.pow(-2), bu_scale.pow(-2)
+            var = 1.0 / (p_td + p_bu)
+            loc, scale = var * (p_loc * p_td + bu_loc * p_bu), var.sqrt()
+            z = loc + scale * torch.randn_like(loc)
+            kls.append(_kl_normal(loc, scale, p_loc, p_scale))
+        log_px = _bernoulli_log_px(self.dec(torch.cat([p, z], dim=1)).reshape(x.shape), x)
+        return _loss(log_px, kls)
+
+
+TWINS = {cls.spec: cls for cls in (VAETwin, LadderTwin, NVAETwin, AttentiveLadderTwin)}
