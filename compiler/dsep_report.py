@@ -254,6 +254,8 @@ def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
             lines.append(f"      assumptions at {', '.join(v.acknowledged_by)} cover only part; "
                          f"not covered: {_short(v.unacknowledged)}")
     for a in report.sufficiency:
+        if a.acknowledged and not verbose:
+            continue  # summarised under its assumption below
         tag = "acknowledged" if a.acknowledged else "unacknowledged"
         first = next(v for v in report.resting if v.latent == a.factors[0])
         lines.append(f"  {first.location}: {tag} sufficiency assumption: {a.feature} is sufficient for "
@@ -281,6 +283,14 @@ def format_report(report: FactorizationReport, *, verbose: bool = False) -> str:
             if len(covered) > 1:
                 lines.append(f"      acknowledged: {_short(tuple(v.latent for v in covered))} "
                              f"(-v lists each with its repair)")
+        held = [b for b in report.sufficiency if b.acknowledged and a.location in b.acknowledged_by]
+        if held and not verbose:
+            first = held[0]
+            lines.append(f"      {'e.g. ' if len(held) > 1 else ''}{first.feature} is sufficient for "
+                         f"{_short(first.sufficient_for)}, needed by q({_short(first.factors)})")
+            if len(held) > 1:
+                lines.append(f"      assumed sufficient: {_short(tuple(b.feature for b in held))} "
+                             f"(-v lists each with the factors that need it)")
     inv = report.inverse
     if inv is not None:
         order = "same order" if inv.same_order else "order " + _short(inv.order)
