@@ -107,8 +107,9 @@ def rebuild_model(ckpt: dict, *, weights: str = "model"):
         ZooError: the spec no longer compiles with this version of the zoo, or the weights do not
             fit the model it builds.
     """
-    from zoo.lower import lower
     from dsl.errors import SpecError
+
+    from .budget import lower_checked
 
     from .registry import compile_spec
 
@@ -120,7 +121,11 @@ def rebuild_model(ckpt: dict, *, weights: str = "model"):
         except SpecError as err:
             raise ZooError(f"the checkpoint's spec '{spec['name']}' does not compile with this version of the "
                            f"zoo:\n{err}") from None
-    model = lower(mg)
+    try:  # a checkpoint's overrides could ask for any size: check it before allocating
+        model = lower_checked(mg)
+    except SpecError as err:
+        raise ZooError(f"the checkpoint's spec '{spec['name']}' builds a model too large for this machine:\n{err}") \
+            from None
     state = ckpt["ema"]["shadow"] if weights == "ema" else ckpt["model"]
     try:
         model.load_state_dict(state, strict=True)
