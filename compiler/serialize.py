@@ -43,8 +43,8 @@ def graph_to_dict(mg: ModelGraph) -> dict:
     for a, b, d in mg.graph.edges(data=True):
         edges.append({"from": a, "to": b, "data": d["data"], "pgm": sorted(d["pgm"]), "models": sorted(d["models"])})
     return {
-        "model": mg.name, "description": mg.description, "overrides": {k: _plain(v) for k, v in mg.spec.overrides.items()},
-        "paper": mg.paper, "dataset": mg.dataset,
+        "model": mg.name, "description": mg.description,
+        "overrides": {k: _plain(v) for k, v in mg.spec.overrides.items()}, "paper": mg.paper, "dataset": mg.dataset,
         "constants": {k: _plain(v) for k, v in mg.spec.constants.items()},
         "nodes": nodes, "edges": edges,
         "generative_edges": [list(e) for e in mg.generative.edges()],

@@ -18,8 +18,9 @@ from zoo.evaluate import evaluate_model
 from zoo.model import ELBOTerms
 
 EVAL_FIELDS = {
-    "model", "description", "spec_sha256", "overrides", "checkpoint", "step", "epoch", "finished", "weights", "data", "split", "seed",
-    "batch_size", "beta", "examples", "dims", "encoding", "importance_samples", "nll", "nll_unit", "nll_nats", "nll_nats_sem",
+    "model", "description", "spec_sha256", "overrides", "checkpoint", "step", "epoch", "finished", "beta", "weights",
+    "data", "split", "seed", "batch_size", "examples", "dims", "encoding", "importance_samples", "nll", "nll_unit",
+    "nll_nats", "nll_nats_sem",
     "nll_bpd", "neg_elbo_nats", "neg_elbo_bpd", "recon_nats", "kl_nats", "kl_per_layer_nats", "active_units",
     "active_units_total", "latent_units", "au_threshold", "seconds",
 }

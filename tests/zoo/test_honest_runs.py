@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 
 import pytest
-import torch
 
 from tests.zoo.train_utils import run_cli, tiny_train_args
 from zoo.config import TrainConfig
