@@ -26,9 +26,13 @@ def validate_graph(mg: ModelGraph) -> list[Diagnostic]:
     def error(msg, span=None, hint=None):
         out.append(Diagnostic(msg, span, hint, "error", "ir").with_source(mg.spec.sources))
 
+    # on the PGMs' edges themselves: building mg.generative as a graph would cost ten times more
+    pgm_edges: dict[str, list] = {"p": [], "q": []}
+    for a, b, models in mg.graph.edges(data="pgm"):
+        for m in models:
+            pgm_edges[m].append((a, b))
     for name, model in (("generative", "p"), ("inference", "q")):
-        # on the PGM's edges themselves: building mg.generative as a graph would cost ten times more
-        cycle = find_cycle([(a, b) for a, b, models in mg.graph.edges(data="pgm") if model in models])
+        cycle = find_cycle(pgm_edges[model])
         if cycle:
             error(f"the {name} graph has a cycle: {' -> '.join(cycle + [cycle[0]])}",
                   mg.info(cycle[0]).span)
