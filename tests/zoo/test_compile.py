@@ -24,9 +24,15 @@ def _models(fast):
     return [pytest.param(m.name, marks=() if m.name in fast else pytest.mark.slow) for m in list_models()]
 
 
-def _model_and_batch(name: str):
+#: attentive16 adds Gaussian noise (std 0.001) to its raw log-scales in training; under tracing those
+#: draws come out of the generator in another order than in eager mode (docs/performance.md), so
+#: the comparison of losses runs it without the noise.
+NO_NOISE = {"attentive16": {"noise": 0.0}}
+
+
+def _model_and_batch(name: str, overrides: dict = None):
     torch.manual_seed(0)
-    model = create_model(name, **SMALL[name]).train()
+    model = create_model(name, **SMALL[name], **(overrides or {})).train()
     obs = model.graph.observed[0]
     gen = torch.Generator().manual_seed(1)
     shape = (3, *obs.shape)
@@ -56,7 +62,7 @@ def test_the_objective_traces_without_graph_breaks(name):
 
 @pytest.mark.parametrize("name", _models({"vae"}))
 def test_compiled_losses_and_gradients_equal_eager(name):
-    model, x = _model_and_batch(name)
+    model, x = _model_and_batch(name, NO_NOISE.get(name))
     torch._dynamo.reset()
     compiled = torch.compile(compute_objective, backend="aot_eager", fullgraph=True)
     for beta in (0.5, 1.0):  # a new beta must not change the trace's result (nor recompile)
