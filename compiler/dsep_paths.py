@@ -364,31 +364,3 @@ def minimal_repair(graph: nx.DiGraph, source: str, missing: Iterable[str], given
         if not changed:
             break
     return frozenset(added)
-    while True:  # drop members the rest makes redundant, one at a time, until none is
-        full = closure(graph, set(given) | added, deterministic, inverses)
-        if from_networkx and len(full) == len(given) + len(added):
-            break  # the closure adds nothing, so networkx's minimality is the answer (see above)
-        essential = _essential(graph, source, added, given, full, deterministic, inverses)
-        for u in sorted(added - essential):
-            rest = added - {u}
-            z = closure(graph, set(given) | rest, deterministic, inverses)
-            if is_separated(graph, source, missing - z, z):
-                added = rest
-                break  # the closure changed: recompute which members are essential
-        else:
-            break
-    return frozenset(added)
-    while True:  # drop members the rest makes redundant, one at a time, until none is
-        full = closure(graph, set(given) | added, deterministic, inverses)
-        if from_networkx and len(full) == len(given) + len(added):
-            break  # the closure adds nothing, so networkx's minimality is the answer (see above)
-        essential = _essential(graph, source, added, given, full, inverses)
-        for u in sorted(added - essential):
-            rest = added - {u}
-            z = closure(graph, set(given) | rest, deterministic, inverses)
-            if is_separated(graph, source, missing - z, z):
-                added = rest
-                break  # the closure changed: recompute which members are essential
-        else:
-            break
-    return frozenset(added)
