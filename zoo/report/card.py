@@ -54,11 +54,18 @@ def verdict_badge(verdict: dict) -> str:
     """The verdict in a few words, from the check's JSON fields (docs/factorization.md)."""
     if verdict["respects_exact_factorization"]:
         return '<span class="verdict exact">faithful</span>'
-    found = _departures(verdict)
-    ack = sum(1 for v in found if v["acknowledged"])
+    departures = [v for v in verdict["violations"] if v["acknowledged"]]
+    resting = [v for v in verdict.get("resting_on_sufficiency", ()) if v["acknowledged"]]
     if verdict["passes_check"]:
-        return f'<span class="verdict ack">faithful up to {ack} acknowledged departure{"s" * (ack != 1)}</span>'
-    return f'<span class="verdict bad">not certified: {len(found) - ack} unacknowledged departure{"s" * (len(found) - ack != 1)}</span>'
+        parts = ([_count(len(departures), "acknowledged departure")] if departures else []) + \
+                ([_count(len(resting), "factor") + " resting on acknowledged sufficiency"] if resting else [])
+        return f'<span class="verdict ack">faithful up to {" and ".join(parts)}</span>'
+    open_ = [v for v in _departures(verdict) if not v["acknowledged"]]
+    return f'<span class="verdict bad">not certified: {_count(len(open_), "unacknowledged departure")}</span>'
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _departures(verdict: dict) -> list:
