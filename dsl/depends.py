@@ -64,6 +64,7 @@ class Dependencies:
         self._sources_cache: dict[str, frozenset[str]] = {}
         self._vars_cache: dict[str, frozenset[str]] = {}
         self._ancestors_cache: dict[str, frozenset[str]] = {}
+        self._read_nodes_cache: dict[str, tuple[str, ...]] = {}
 
     # -- basic reads ------------------------------------------------------------------------
     def reads(self, node_or_factor: str) -> list[Value]:
@@ -73,11 +74,15 @@ class Dependencies:
             return direct_reads(self._factors[node_or_factor].value)
         return []
 
-    def read_nodes(self, node_or_factor: str) -> list[str]:
+    def read_nodes(self, node_or_factor: str) -> tuple[str, ...]:
         """Node and factor ids read directly (NodeRefs by node, factor refs by factor id)."""
-        # a dict keeps the first occurrence of each key in order, in linear time
-        return list(dict.fromkeys(r.node if isinstance(r, NodeRef) else r.factor_id
-                                  for r in self.reads(node_or_factor)))
+        cached = self._read_nodes_cache.get(node_or_factor)
+        if cached is None:  # every pass asks for the same items again (the editor re-checks on each edit)
+            # a dict keeps the first occurrence of each key in order, in linear time
+            cached = tuple(dict.fromkeys(r.node if isinstance(r, NodeRef) else r.factor_id
+                                         for r in self.reads(node_or_factor)))
+            self._read_nodes_cache[node_or_factor] = cached
+        return cached
 
     # -- data dependence -----------------------------------------------------------------------
     def variable_ancestors(self, item: str) -> frozenset[str]:
