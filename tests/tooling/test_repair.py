@@ -99,11 +99,13 @@ def random_spec(rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_fix_repairs_random_unfaithful_specs(tmp_path, capsys):
-    rng = random.Random(12)
+def fix_random_specs(tmp_path, capsys, make, rng: random.Random, attempts: int, wanted: int = 8) -> None:
+    """Draw specs with `make(rng)` until `wanted` of them are unfaithful; `--fix --write` each, and
+    assert that the result passes, respects the exact factorization, builds and trains, with one
+    rewrite per posterior statement."""
     tried = 0
-    for k in range(40):
-        text = random_spec(rng)
+    for k in range(attempts):
+        text = make(rng)
         path = tmp_path / f"r{k}.hvae"
         path.write_text(text)
         if check_posterior_factorization(compile_spec(str(path)), inverse=False).faithful:
@@ -111,10 +113,15 @@ def test_fix_repairs_random_unfaithful_specs(tmp_path, capsys):
         tried += 1
         assert main(["check", str(path), "--fix", "--write"]) == 0, text
         capsys.readouterr()
+        assert path.read_text().count("posterior") == text.count("posterior"), "one rewrite per statement"
         assert_faithful_and_trains(path)
-        if tried == 8:
+        if tried == wanted:
             break
-    assert tried == 8
+    assert tried == wanted
+
+
+def test_fix_repairs_random_unfaithful_specs(tmp_path, capsys):
+    fix_random_specs(tmp_path, capsys, random_spec, random.Random(12), attempts=40)
 
 
 def random_array_spec(rng: random.Random) -> str:
@@ -137,23 +144,7 @@ def random_array_spec(rng: random.Random) -> str:
 
 
 def test_fix_repairs_random_unfaithful_array_specs(tmp_path, capsys):
-    rng = random.Random(7)
-    tried = 0
-    for k in range(60):
-        text = random_array_spec(rng)
-        path = tmp_path / f"a{k}.hvae"
-        path.write_text(text)
-        if check_posterior_factorization(compile_spec(str(path)), inverse=False).faithful:
-            continue
-        tried += 1
-        assert main(["check", str(path), "--fix", "--write"]) == 0, text
-        capsys.readouterr()
-        fixed = path.read_text()
-        assert fixed.count("posterior") == text.count("posterior"), "one rewrite per statement"
-        assert_faithful_and_trains(path)
-        if tried == 8:
-            break
-    assert tried == 8
+    fix_random_specs(tmp_path, capsys, random_array_spec, random.Random(7), attempts=60)
 
 
 def test_fix_reaches_a_convolutional_network_inside_feature_arithmetic(tmp_path, capsys):
