@@ -6,52 +6,18 @@ whose closure derives functional dependencies by naive enumeration."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from compiler.dsep import check_problem
 from compiler.dsep_paths import closure
 from compiler.dsep_problem import problem_from_edges
-from compiler.nami import random_sources
 
 from . import dsep_oracle as oracle
+from .dsep_strategies import problems
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@st.composite
-def problems(draw, max_nodes=8):
-    """A random DAG with latent, observed and deterministic nodes; each deterministic node may be
-    invertible in one of its parents given the others (an inverse rule) and may be a summary; the
-    inference parents are drawn among what is known before each latent."""
-    n = draw(st.integers(3, max_nodes))
-    kinds = draw(st.lists(st.sampled_from(["latent", "latent", "observed", "det", "det"]), min_size=n, max_size=n))
-    if "latent" not in kinds:
-        kinds[0] = "latent"
-    names = [f"n{i}" for i in range(n)]
-    edges = [(names[i], names[j]) for i in range(n) for j in range(i + 1, n) if draw(st.booleans())]
-    latents = [m for m, k in zip(names, kinds) if k == "latent"]
-    observed = [m for m, k in zip(names, kinds) if k == "observed"]
-    det = [m for m, k in zip(names, kinds) if k == "det"]
-    inverses = {}
-    for d in det:
-        ps = sorted(a for a, b in edges if b == d)
-        if ps and draw(st.booleans()):
-            k = draw(st.integers(0, len(ps) - 1))
-            inverses[d] = ((ps[k], frozenset(ps[:k] + ps[k + 1:])),)
-    order = draw(st.permutations(latents))
-    probe = problem_from_edges(edges, order=order, parents={}, observed=observed, deterministic=det, nodes=names)
-    sources = random_sources(probe)
-    parents = {}
-    for i, v in enumerate(order):
-        known = set(order[:i]) | set(observed)
-        usable = sorted(known) + [d for d in det if sources[d] <= known]
-        parents[v] = [p for p in usable if draw(st.booleans())]
-    summaries = [d for d in det if draw(st.booleans())]
-    return problem_from_edges(edges, order=order, parents=parents, observed=observed, deterministic=det,
-                              nodes=names, summaries=summaries, inverses=inverses)
-
-
-@given(problems())
+@given(problems(deterministic=2, max_nodes=8, extensions=True))
 @SETTINGS
 def test_closure_with_backward_rules_agrees_with_enumerated_dependencies(problem):
     for v in problem.order:
@@ -60,7 +26,7 @@ def test_closure_with_backward_rules_agrees_with_enumerated_dependencies(problem
             oracle.closure(problem.graph, start, problem.deterministic, problem.inverses)
 
 
-@given(problems())
+@given(problems(deterministic=2, max_nodes=8, extensions=True))
 @SETTINGS
 def test_verdicts_missing_sets_and_sufficiency_agree_with_the_oracle(problem):
     report = check_problem(problem, inverse=False)
@@ -86,7 +52,7 @@ def test_verdicts_missing_sets_and_sufficiency_agree_with_the_oracle(problem):
     assert report.faithful == (not departures)
 
 
-@given(problems())
+@given(problems(deterministic=2, max_nodes=8, extensions=True))
 @SETTINGS
 def test_backward_rules_only_remove_departures(problem):
     """Invertibility adds knowledge: every factor faithful without the inverse rules stays faithful."""
