@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .nodes import natural
+
 __all__ = ["STYLE", "quote", "attrs", "html_name", "escape", "header", "natural", "relation_label", "elided"]
 
 STYLE = {
@@ -94,8 +96,3 @@ def header(name: str, lines: list, *, rankdir: str = "TB") -> None:
                  f'fontname="{STYLE["font"]}", fontsize=12];')
     lines.append(f'  node [fontname="{STYLE["font"]}", fontsize=12];')
     lines.append(f'  edge [fontname="{STYLE["font"]}", fontsize=10, arrowsize=0.7];')
-
-
-def natural(name: str):
-    """A sort key that puts `z[2]` before `z[10]`."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]

@@ -122,6 +122,7 @@ from .dsep_problem import Problem, problem_from_graph
 from .dsep_ranges import chain_rule, local_links, statements
 from .dsep_report import (AssumptionUse, FactorizationReport, FactorVerdict, StatementSummary, SufficiencyAssumption,
                           Violation, format_report)
+from .nodes import natural
 
 __all__ = ["check_posterior_factorization", "check_problem", "FactorizationReport", "Violation",
            "format_report"]
@@ -266,7 +267,7 @@ def sufficient_summaries(problem: Problem, v: str, given: frozenset, left_out: l
         rest = [t for t in needed if t != s]
         if rest and separated(rest):  # with none assumed the factor is known to depart
             needed = rest
-    return tuple(sorted(needed, key=_natural))
+    return tuple(sorted(needed, key=natural))
 
 
 def _observed_closure(problem: Problem):
@@ -356,14 +357,7 @@ def _sufficiency_report(problem: Problem, resting: tuple, position: dict) -> tup
             by.extend(loc for loc in d.acknowledged_by if loc not in by)
         out.append(SufficiencyAssumption(f, _sorted(summarised(problem, f), position), tuple(d.latent for d in ds),
                                          all(d.acknowledged for d in ds), tuple(by)))
-    return tuple(sorted(out, key=lambda a: _natural(a.feature)))
-
-
-def _natural(name: str) -> tuple:
-    """`s[2]` before `s[10]`."""
-    import re
-
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name)))
+    return tuple(sorted(out, key=lambda a: natural(a.feature)))
 
 
 def _assumption_report(problem: Problem, uses: dict):

@@ -9,11 +9,12 @@ problem on random graphs with :func:`problem_from_edges`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
 import networkx as nx
+
+from .nodes import natural
 
 __all__ = ["Problem", "AssumptionSpec", "RangeKey", "problem_from_graph", "problem_from_edges"]
 
@@ -126,9 +127,9 @@ def problem_from_graph(mg, *, summaries: bool = True) -> Problem:
     graph.add_nodes_from(v.name for v in mg.variables())
     # in a fixed order (not the hash order of sets), so that searches, witnesses and repairs are the
     # same in every process
-    graph.add_nodes_from(sorted(structure.deterministic, key=_natural))
-    graph.add_edges_from((p, n) for n in sorted(structure.parents, key=_natural)
-                         for p in sorted(structure.parents[n], key=_natural))
+    graph.add_nodes_from(sorted(structure.deterministic, key=natural))
+    graph.add_edges_from((p, n) for n in sorted(structure.parents, key=natural)
+                         for p in sorted(structure.parents[n], key=natural))
     inference_parents = structure.inference_parents
     deterministic = structure.deterministic
     observed = frozenset(v.name for v in mg.variables("observed"))
@@ -189,8 +190,3 @@ def problem_from_edges(edges: Iterable[tuple], *, order: Iterable[str], parents:
                    {v: frozenset(parents.get(v, ())) for v in order}, assumptions=tuple(assumptions),
                    summaries=frozenset(summaries),
                    inverses={d: tuple((n, frozenset(r)) for n, r in rules) for d, rules in (inverses or {}).items()})
-
-
-def _natural(name: str) -> list:
-    """Sort key: `z[2]` before `z[10]`, as a person orders layers."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]

@@ -6,13 +6,14 @@ display can import those passes without an import cycle.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from dsl.ast import Span
 from dsl.values import Origin
 
-__all__ = ["VarInfo", "OpInfo", "FunctionRef", "Input"]
+__all__ = ["VarInfo", "OpInfo", "FunctionRef", "Input", "natural"]
 
 Input = Union[str, tuple]  # a node id, or a tuple of node ids for a list argument
 
@@ -78,3 +79,12 @@ class OpInfo:
 
     def param(self, name: str, default=None):
         return dict(self.params).get(name, default)
+
+
+def natural(name: str) -> list:
+    """A sort key for node ids that puts `z[2]` before `z[10]`, as a person orders layers.
+
+    `re.split` with a captured group alternates text and digits, so two keys compare text with
+    text and numbers with numbers.
+    """
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
