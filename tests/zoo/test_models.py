@@ -9,6 +9,7 @@ domain, a finite ELBO, backward, a gradient for every parameter, `sample()` and
 """
 from __future__ import annotations
 
+import copy
 import functools
 
 import pytest
@@ -127,3 +128,39 @@ def test_a_model_without_small_overrides_fails_with_instructions(monkeypatch):
     monkeypatch.delitem(SMALL, "vae")
     with pytest.raises(pytest.fail.Exception, match=r"add SMALL\['vae'\]"):
         small_overrides("vae")
+
+
+@pytest.mark.parametrize("name", ["vae", "dvp_mnist"])
+def test_chunked_sampling_is_the_same_computation_in_slices(name):
+    """`sample(n, chunk=c)` draws the samples c at a time: with the same seed it returns exactly
+    the passes of size c drawn one after another, latents included, on every model alike."""
+    model = small_model(name).eval()
+    torch.manual_seed(0)
+    chunked, latents = model.sample(7, return_latents=True, chunk=3)
+    torch.manual_seed(0)
+    passes = [model.sample(k, return_latents=True, chunk=k) for k in (3, 3, 1)]
+    assert torch.equal(chunked, torch.cat([p[0] for p in passes]))
+    assert latents.keys() == passes[0][1].keys()
+    for z, value in latents.items():
+        assert torch.equal(value, torch.cat([p[1][z] for p in passes])), z
+
+
+def test_sampling_fixed_values_are_split_with_the_samples():
+    """A fixed latent with one row per sample goes with its samples; chunking changes nothing at
+    temperature 0 (no noise), where one pass and three give the same images."""
+    model = small_model("vae").eval()
+    top = model.latents[0]
+    fixed = {top: torch.randn(5, *model.graph.info(top).shape)}
+    whole = model.sample(5, 0.0, fixed=fixed, chunk=5)
+    sliced, latents = model.sample(5, 0.0, fixed=fixed, chunk=2, return_latents=True)
+    assert torch.equal(latents[top], fixed[top])
+    torch.testing.assert_close(sliced, whole, rtol=0, atol=1e-6)
+
+
+def test_training_mode_samples_in_one_pass():
+    """Batch normalisation in training mode normalises over the batch: no chunking there."""
+    model = copy.deepcopy(small_model("ladder")).train()
+    torch.manual_seed(0)
+    one = model.sample(6, 0.0, chunk=2)
+    torch.manual_seed(0)
+    assert torch.equal(one, model.sample(6, 0.0, chunk=6))
