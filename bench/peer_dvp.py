@@ -23,6 +23,12 @@ implementation in a fresh process (``--worker``).
 
 Targets (issue 15): ours / official <= 0.8 for the training step, <= 0.5 for sampling 100 and
 1,000 images, <= 1 for memory growth.
+
+Convolution floor (``--floor``): both implementations make the same convolution calls (same
+shapes, same oneDNN kernels), so the CPU time ours spends inside them bounds from below what any
+eager fp32 implementation of the model can reach. The script times the convolution kernels
+(forward and backward) of one call of each operation of ours and prints that time over the
+official call's median CPU time: the smallest ratio reachable without changing the convolutions.
 """
 from __future__ import annotations
 
@@ -236,6 +242,30 @@ def worker(which: str, checkout: str, batch: int, steps: int, data: str, compile
     return {"base_mb": base, "growth_mb": _peak_rss_mb() - base}
 
 
+def convolution_seconds(fn, *args) -> float:
+    """CPU seconds one call of `fn` spends inside convolution kernels, forward and backward.
+
+    Each convolution is timed where it is dispatched (a ``TorchDispatchMode``), so the figure is
+    that of the kernels themselves; the profiler's own bookkeeping inflates the backward ones."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    kernels = {torch.ops.aten.convolution.default, torch.ops.aten.convolution_backward.default}
+    total = [0.0]
+
+    class Timer(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func not in kernels:
+                return func(*args, **(kwargs or {}))
+            start = time.process_time()
+            out = func(*args, **(kwargs or {}))
+            total[0] += time.process_time() - start
+            return out
+
+    with Timer():
+        fn(*args)
+    return total[0]
+
+
 def _ratio(ours, theirs, k):
     return statistics.median(t[k] for t in ours) / statistics.median(t[k] for t in theirs)
 
@@ -251,6 +281,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=MNIST, help="MNIST train-images-idx3-ubyte.gz")
     ap.add_argument("--compile", action="store_true",
                     help="train ours through torch.compile (zoo train --compile); the first step compiles")
+    ap.add_argument("--floor", action="store_true",
+                    help="also report the convolution floor: ours' time in convolution kernels / official time")
     ap.add_argument("--worker", choices=["official", "zoo"], help=argparse.SUPPRESS)
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
@@ -282,6 +314,15 @@ def main(argv=None) -> int:
         cpu, wall = _ratio(t["zoo"], t["official"], 0), _ratio(t["zoo"], t["official"], 1)
         result["rows"][name] = {"zoo_wall_s": zw, "official_wall_s": ow, "cpu_ratio": cpu, "wall_ratio": wall}
         print(f"| {name} | {zw:.3f} | {ow:.3f} | {cpu:.2f} | {wall:.2f} |", flush=True)
+    if args.floor:
+        ops = {"train step": ("step", batches[-1]), **{f"sample {n}": ("sample", n) for n in args.samples}}
+        print("| convolution floor | ours in conv kernels (CPU s) | official (CPU s, median) | floor ratio |")
+        print("|---|---|---|---|")
+        for name, (op, arg) in ops.items():
+            conv = convolution_seconds(getattr(impls[0], op), arg)
+            official = statistics.median(x[0] for x in rows[name]["official"])
+            result["rows"][name]["floor_ratio"] = conv / official
+            print(f"| {name} | {conv:.3f} | {official:.3f} | {conv / official:.2f} |", flush=True)
     mem = {}
     for which in ("zoo", "official"):
         cmd = [sys.executable, os.path.abspath(__file__), checkout, "--worker", which, "--batch", str(args.batch),
