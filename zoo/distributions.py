@@ -24,7 +24,7 @@ LOG_2PI = math.log(2 * math.pi)
 
 def event_sum(t: torch.Tensor) -> torch.Tensor:
     """Sum over every dimension but the batch."""
-    return t.reshape(t.shape[0], -1).sum(dim=1)
+    return t.sum(dim=1) if t.dim() == 2 else t.reshape(t.shape[0], -1).sum(dim=1)
 
 
 def log1mexp(a: torch.Tensor) -> torch.Tensor:

@@ -128,6 +128,10 @@ class HierarchicalVAE(nn.Module):
         self._generate = self._steps(graph.generate_plan, sample_from="prior")
         self.observed = tuple(v.name for v in graph.observed)
         self.latents = tuple(graph.latent_order)
+        # the node ids the scoring reads, formatted once rather than on every forward
+        self._likelihoods = frozenset(f"likelihood({o})" for o in self.observed)
+        self._scored_observed = tuple((o, f"likelihood({o})") for o in self.observed)
+        self._scored_latents = tuple((z, f"posterior({z})", f"prior({z})") for z in self.latents)
         # the inference dataflow's predecessors, as plain tuples: `evaluate` walks them inside
         # compiled code (a VampPrior's), where networkx cannot be traced
         view = self._inference_dataflow()
@@ -185,21 +189,18 @@ class HierarchicalVAE(nn.Module):
     # -- interpreter -----------------------------------------------------------------------
     def _run(self, steps, env: dict, batch: int, temperature: float = 1.0, mean_observed: bool = False,
              stop_after: Optional[set] = None) -> dict:
-        def gather(inp):
-            if isinstance(inp, tuple):
-                return [gather(x) for x in inp]
-            return env[inp]
-
+        modules = self.ops._modules  # node -> module, read as a dict: no ModuleDict call per step
         for kind, node, arg in steps:
             try:
                 if kind == "op":
-                    kwargs = {name: gather(inp) for name, inp in arg}
-                    if not arg:
-                        kwargs["batch"] = batch
-                    env[node] = self.ops[node](**kwargs)
+                    if arg:
+                        env[node] = modules[node](**{name: env[inp] if inp.__class__ is str else _gather(env, inp)
+                                                     for name, inp in arg})
+                    else:
+                        env[node] = modules[node](batch=batch)
                 elif kind == "sample":
                     dist = env[arg]
-                    observed = arg.startswith("likelihood(")
+                    observed = arg in self._likelihoods
                     if observed and mean_observed:
                         env[node] = dist.point()
                     else:
@@ -245,10 +246,10 @@ class HierarchicalVAE(nn.Module):
         env = self._inputs(x)
         batch = next(iter(env.values())).shape[0]
         env = self._run(self._infer, env, batch)
-        log_px = _total((env[f"likelihood({o})"].log_prob(env[o]) for o in self.observed), None)
+        log_px = _total((env[lik].log_prob(env[o]) for o, lik in self._scored_observed), None)
         kl, log_q, log_p = {}, {}, {}
-        for z in self.latents:  # log q and log p only where a KL has no closed form (or is not wanted)
-            q, p, value = env[f"posterior({z})"], env[f"prior({z})"], env[z]
+        for z, post, prior in self._scored_latents:  # log q, log p only where a KL has no closed form (or is not wanted)
+            q, p, value = env[post], env[prior], env[z]
             analytic = q.kl(p) if analytic_kl else None
             if analytic is None:
                 log_q[z], log_p[z] = q.log_prob(value), p.log_prob(value)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Optional
+
 import torch
 
 __all__ = ["Objective", "negative_elbo", "iwae", "compute_objective", "bits_per_dim", "data_dims",
@@ -27,29 +29,73 @@ __all__ = ["Objective", "negative_elbo", "iwae", "compute_objective", "bits_per_
 
 @dataclass
 class Objective:
-    """What one batch contributes.
+    """What one batch contributes: the loss, and the numbers it was made of.
+
+    Only ``loss`` and the batch means are computed with it; the per-example terms are computed
+    from the batch's terms when read (detached), so a training step pays for what its log records
+    and no more.
 
     Attributes:
         loss: the scalar to minimise (beta and free bits applied).
-        nelbo: (B,) the negative ELBO of each example in nats (beta = 1, no free bits).
-        recon: (B,) ``-log p(x | z)`` in nats.
-        kl: per latent, (B,) its KL term in nats.
-        bound: (B,) the negative bound that ``loss`` optimises at beta = 1: ``nelbo`` for the
-            ELBO, the negative IWAE bound for ``iwae``.
+        recon_mean: the batch mean of ``-log p(x | z)``, the loss's reconstruction term.
+        kl_means: per latent, the batch mean of its KL term (before free bits).
+        log_px: (N,) ``log p(x | z)`` of each of the N = K * B rows the model ran on.
+        layer_kl: per latent, (N,) its KL term.
+        samples: K, the posterior samples per example (rows ``i * B + b``: sample-major).
         beta: the KL weight used.
+        iw_bound: (B,) the negative IWAE bound of each example (IWAE only).
+
+    Per example (B,), in nats, at beta = 1 without free bits: ``recon``, ``kl`` (per latent),
+    ``total_kl``, ``nelbo`` (their sum) and ``bound`` (what ``loss`` optimises at beta = 1:
+    ``nelbo`` for the ELBO, the negative IWAE bound for ``iwae``), each averaged over the K samples.
     """
 
     loss: torch.Tensor
-    nelbo: torch.Tensor
-    recon: torch.Tensor
-    kl: dict[str, torch.Tensor]
-    bound: torch.Tensor
+    recon_mean: torch.Tensor
+    kl_means: dict[str, torch.Tensor]
+    log_px: torch.Tensor
+    layer_kl: dict[str, torch.Tensor]
+    samples: int = 1
     beta: float = 1.0
+    iw_bound: Optional[torch.Tensor] = None
     extras: dict = field(default_factory=dict)
+
+    def _per_example(self, rows: torch.Tensor) -> torch.Tensor:
+        rows = rows.detach().float()
+        return rows if self.samples == 1 else rows.reshape(self.samples, -1).mean(0)
+
+    @property
+    def recon(self) -> torch.Tensor:
+        return self._per_example(-self.log_px)
+
+    @property
+    def kl(self) -> dict[str, torch.Tensor]:
+        return {name: self._per_example(value) for name, value in self.layer_kl.items()}
 
     @property
     def total_kl(self) -> torch.Tensor:
-        return _total(self.kl.values(), self.recon)
+        recon = self.recon
+        return _total(self.kl.values(), recon)
+
+    @property
+    def nelbo(self) -> torch.Tensor:
+        recon = self.recon
+        return recon + _total(self.kl.values(), recon)
+
+    @property
+    def bound(self) -> torch.Tensor:
+        return self.nelbo if self.iw_bound is None else self.iw_bound
+
+    def means(self) -> dict[str, float]:
+        """The batch means the training log records -- ``nelbo``, ``recon``, ``kl`` and ``kl/<latent>``
+        -- from the loss's own terms, with one transfer to the host."""
+        values = torch.stack([self.recon_mean.detach().float()]
+                             + [v.detach().float() for v in self.kl_means.values()]).tolist()
+        recon, layers = values[0], values[1:]
+        kl = math.fsum(layers)
+        out = {"nelbo": recon + kl, "recon": recon, "kl": kl}
+        out.update({f"kl/{name}": v for name, v in zip(self.kl_means, layers)})
+        return out
 
 
 def _total(values, like: torch.Tensor) -> torch.Tensor:
@@ -81,19 +127,17 @@ def negative_elbo(terms, *, beta: float = 1.0, free_bits: float = 0.0) -> Object
         >>> negative_elbo(terms, free_bits=1.0).loss.item()  # z[1] counts as 1 nat
         3.5
     """
-    recon = -terms.log_px.float()
-    kl = {name: value.float() for name, value in terms.kl.items()}
-    penalty = None
-    for value in kl.values():
-        layer = value.mean()
+    log_px = terms.log_px.float()
+    recon_mean = -log_px.mean()  # equals (-log_px).mean() bit for bit, one pass less
+    kl_means, penalty = {}, None
+    for name, value in terms.kl.items():
+        layer = kl_means[name] = value.float().mean()
         layer = torch.clamp(layer, min=free_bits) if free_bits > 0 else layer
         penalty = layer if penalty is None else penalty + layer
-    loss = recon.mean()
+    loss = recon_mean
     if penalty is not None:  # no zeros to start from, no multiply by beta = 1
         loss = loss + (penalty if beta == 1.0 else beta * penalty)
-    nelbo = recon + _total(kl.values(), recon)
-    return Objective(loss, nelbo.detach(), recon.detach(), {k: v.detach() for k, v in kl.items()},
-                     nelbo.detach(), float(beta))
+    return Objective(loss, recon_mean, kl_means, log_px, terms.kl, 1, float(beta))
 
 
 def iwae(terms, samples: int) -> Objective:
@@ -112,10 +156,9 @@ def iwae(terms, samples: int) -> Objective:
     log_w = terms.log_weight.float()
     b = log_w.shape[0] // k
     bound = -(torch.logsumexp(log_w.reshape(k, b), dim=0) - math.log(k))
-    recon = (-terms.log_px.float()).reshape(k, b).mean(0)
-    kl = {name: value.float().reshape(k, b).mean(0).detach() for name, value in terms.kl.items()}
-    nelbo = recon + _total(kl.values(), recon)
-    return Objective(bound.mean(), nelbo.detach(), recon.detach(), kl, bound.detach(), 1.0)
+    log_px = terms.log_px.float()
+    kl_means = {name: value.detach().float().mean() for name, value in terms.kl.items()}
+    return Objective(bound.mean(), -log_px.detach().mean(), kl_means, log_px, terms.kl, k, 1.0, bound.detach())
 
 
 def replicate(x, k: int):

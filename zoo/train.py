@@ -134,10 +134,7 @@ class _Window:
         if not math.isfinite(loss):
             return
         self.n += 1
-        means = torch.stack([obj.nelbo.mean(), obj.recon.mean(), obj.total_kl.mean()]
-                            + [v.mean() for v in obj.kl.values()]).tolist()  # one device sync
-        values = {"loss": loss, "nelbo": means[0], "recon": means[1], "kl": means[2], "grad_norm": norm}
-        values.update({f"kl/{z}": v for z, v in zip(obj.kl, means[3:])})
+        values = {"loss": loss, "grad_norm": norm, **obj.means()}  # one device sync
         for k, v in values.items():
             self.sums[k] += v
 

@@ -71,10 +71,15 @@ class NormalParameterization(nn.Module):
             raise ValueError(f"unknown variance parameterisation {v!r}")
         return scale + self.min_scale if self.min_scale else scale
 
-    def forward(self, raw_loc: torch.Tensor, raw_scale: torch.Tensor) -> Normal:
+    def normal(self, raw_loc: torch.Tensor, raw_scale: torch.Tensor) -> Normal:
+        """The Gaussian of these raw outputs. A method the family head calls directly: this module
+        holds options, not layers, and a module call per head is overhead a hand-written model does
+        not pay."""
         if self.noise and self.training:  # maps now, so the noise is drawn where it always was
             return Normal(self.loc(raw_loc), self.scale(raw_scale), raw=(raw_loc, raw_scale), mapping=self)
         return MappedNormal(raw_loc, raw_scale, self)  # mapped when read: a residual's delta never is
+
+    forward = normal
 
     def extra_repr(self) -> str:
         return (f"mean={self.mean}{list(self.mean_args) if self.mean_args else ''}, "
@@ -84,6 +89,8 @@ class NormalParameterization(nn.Module):
 
 def _as_target(t: torch.Tensor, shape: tuple[int, ...], channels: int) -> torch.Tensor:
     """(B, channels * rest) or (B, channels, *spatial) -> (B, channels, *spatial of shape)."""
+    if t.dim() == 2 and len(shape) == 1 and t.shape[1] == channels:
+        return t  # a vector event already in place: no reshape to dispatch
     return t.reshape(t.shape[0], channels, *shape[1:])
 
 
@@ -106,7 +113,7 @@ class NormalFamily(nn.Module):
         c = self.shape[0]
         if params is not None:
             p = _as_target(params, self.shape, 2 * c)
-            return self.param(p[:, :c], p[:, c:])
+            return self.param.normal(p[:, :c], p[:, c:])
         ref = next((t for t in (loc, scale) if t is not None), None)
         if ref is None:  # both constant: nothing to allocate per forward
             return ConstantNormal(self.const_loc, self.const_scale, (batch, *self.shape),
