@@ -129,7 +129,6 @@ class HierarchicalVAE(nn.Module):
         self.observed = tuple(v.name for v in graph.observed)
         self.latents = tuple(graph.latent_order)
         # the node ids the scoring reads, formatted once rather than on every forward
-        self._likelihoods = frozenset(f"likelihood({o})" for o in self.observed)
         self._scored_observed = tuple((o, f"likelihood({o})") for o in self.observed)
         self._scored_latents = tuple((z, f"posterior({z})", f"prior({z})") for z in self.latents)
         # the inference dataflow's predecessors, as plain tuples: `evaluate` walks them inside
@@ -189,18 +188,21 @@ class HierarchicalVAE(nn.Module):
     # -- interpreter -----------------------------------------------------------------------
     def _run(self, steps, env: dict, batch: int, temperature: float = 1.0, mean_observed: bool = False,
              stop_after: Optional[set] = None) -> dict:
-        modules = self.ops._modules  # node -> module, read as a dict: no ModuleDict call per step
+        def gather(inp):
+            if isinstance(inp, tuple):
+                return [gather(x) for x in inp]
+            return env[inp]
+
         for kind, node, arg in steps:
             try:
                 if kind == "op":
-                    if arg:
-                        env[node] = modules[node](**{name: env[inp] if inp.__class__ is str else _gather(env, inp)
-                                                     for name, inp in arg})
-                    else:
-                        env[node] = modules[node](batch=batch)
+                    kwargs = {name: gather(inp) for name, inp in arg}
+                    if not arg:
+                        kwargs["batch"] = batch
+                    env[node] = self.ops[node](**kwargs)
                 elif kind == "sample":
                     dist = env[arg]
-                    observed = arg in self._likelihoods
+                    observed = arg.startswith("likelihood(")
                     if observed and mean_observed:
                         env[node] = dist.point()
                     else:
