@@ -10,9 +10,12 @@ objective (:func:`zoo.train.compiled_objective`), and the update runs eagerly af
 
 The classes here are torch's own optimizers with those four methods and ``step`` taken from under
 the wrappers (``functools.wraps`` keeps each original as ``__wrapped__``), and ``step`` run with
-gradient recording off (unless ``differentiable=True``), as its wrapper does outside tracing. The update arithmetic, the state-dict
-format and ``isinstance(opt, torch.optim.Adam)`` are torch's; tests/zoo/test_optim.py checks that
-their steps equal torch's bit for bit and that they leave ``torch._dynamo`` unimported.
+gradient recording off (unless ``differentiable=True``), as its wrapper does outside tracing.
+Step pre- and post-hooks, lr schedulers and the profiler label still apply: torch wraps ``step``
+with them on the class at construction. The update arithmetic, the state-dict format and
+``isinstance(opt, torch.optim.Adam)`` are torch's; tests/zoo/test_optim.py checks that their steps
+equal torch's bit for bit, that hooks and schedulers work, and that they leave ``torch._dynamo``
+unimported.
 """
 from __future__ import annotations
 

@@ -67,3 +67,18 @@ print(sorted(m for m in ("torch._dynamo", "torch._inductor", "sympy") if m in sy
 def test_building_and_stepping_the_optimizer_does_not_import_the_compiler():
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_step_hooks_and_schedulers_still_work():
+    """Only the dynamo wrappers are gone: torch still wraps ``step`` with its hook runner (applied
+    to the class at construction), so step pre/post hooks fire and lr schedulers count steps."""
+    net = _net()
+    opt = optim.Adamax(net.parameters(), lr=1e-2)
+    calls = []
+    opt.register_step_pre_hook(lambda *a: calls.append("pre"))
+    opt.register_step_post_hook(lambda *a: calls.append("post"))
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    _train(net, opt, steps=2)
+    sched.step()
+    assert calls == ["pre", "post", "pre", "post"]
+    assert opt.param_groups[0]["lr"] == pytest.approx(5e-3)
