@@ -6,6 +6,11 @@
 * :func:`plot_kl_per_layer`: the mean KL of each latent layer, layer 1 (the top) on the left, as
   the papers' appendices show how the hierarchy is used (log axis across orders of magnitude).
 * :func:`plot_active_units`: active units per layer out of the layer's units.
+* :func:`draw_learning_curves_detached`: :func:`plot_learning_curves` in a detached interpreter,
+  so that ``zoo train`` returns without waiting ~2 s for matplotlib at the end of a run.
+
+Every figure is drawn into a temporary file beside its target and renamed onto it, so an
+interrupted drawing never leaves a half-written PNG under the documented name.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import math
 import os
 from typing import Optional
 
-__all__ = ["plot_learning_curves", "plot_kl_per_layer", "plot_active_units"]
+__all__ = ["plot_learning_curves", "plot_kl_per_layer", "plot_active_units", "draw_learning_curves_detached"]
 
 
 def _pyplot():
@@ -33,12 +38,25 @@ def _float(value) -> float:
 
 
 def _save(fig, path: str) -> str:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    """Write ``fig`` to ``path`` all at once: drawn into a temporary file in the same folder, then
+    renamed onto ``path`` (atomic), so a crash or a signal mid-drawing leaves the old file or none."""
+    import tempfile
+
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, dpi=120, format=os.path.splitext(path)[1][1:] or "png")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -161,3 +179,34 @@ def plot_active_units(active: dict, units: dict, out_png: str, *, title: Optiona
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out_png)
+
+
+def draw_learning_curves_detached(log_csv: str, out_png: str, *, ema: Optional[bool] = None):
+    """Start :func:`plot_learning_curves` in a new interpreter and return at once (its ``Popen``).
+
+    ``zoo train`` draws its end-of-run figure this way: importing matplotlib and drawing cost ~2 s
+    that the command need not wait for. The child runs in its own session, so a Ctrl-C at the
+    terminal after the command returned does not stop it, and it writes the PNG atomically
+    (:func:`_save`); if it fails, it says so on stderr (``zoo report RUN`` draws the curves too).
+    """
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this copy of zoo, not an installed one
+    code = f"import sys; sys.path.insert(0, {root!r}); from zoo.plots import _main; sys.exit(_main(sys.argv[1:]))"
+    return subprocess.Popen([sys.executable, "-c", code, log_csv, out_png, {True: "ema", False: "raw", None: "-"}[ema]],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
+def _main(argv: list[str]) -> int:
+    """``LOG_CSV OUT_PNG ema|raw|-``: the detached drawing of :func:`draw_learning_curves_detached`."""
+    import sys
+
+    log_csv, out_png, ema = argv
+    try:
+        plot_learning_curves(log_csv, out_png, ema={"ema": True, "raw": False, "-": None}[ema])
+    except Exception as err:  # noqa: BLE001 -- the parent has returned; stderr is all that is left to tell
+        print(f"zoo: the learning curves {out_png} could not be drawn ({type(err).__name__}: {err}); "
+              "`zoo report` draws them from log.csv", file=sys.stderr)
+        return 1
+    return 0

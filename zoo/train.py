@@ -39,6 +39,7 @@ from .distributed import DistContext, all_reduce_mean, any_rank, seed_torch, sin
 from .ema import EMA
 from .errors import ZooError
 from .objectives import bits_per_dim, compute_objective, data_dims
+from .optim import OPTIMIZERS
 from .runlog import RunLog
 from .schedules import schedule_values
 
@@ -80,9 +81,10 @@ class TooManySkips(ZooError):
 
 
 def build_optimizer(model: nn.Module, cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """Adam, Adamax or AdamW over every trainable parameter."""
+    """Adam, Adamax or AdamW over every trainable parameter: torch's, without the import of
+    ``torch._dynamo`` that costs an eager run ~2 s before its first step (:mod:`zoo.optim`)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    cls = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax, "adamw": torch.optim.AdamW}[cfg.name]
+    cls = OPTIMIZERS[cfg.name]
     return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 

@@ -160,4 +160,10 @@ def test_sample_rejects_a_non_png_output(run_dir, capsys):
 
 
 def test_learning_curves_are_written_at_the_end_of_training(run_dir):
-    assert (run_dir / "learning_curves.png").stat().st_size > 5000
+    import time
+
+    png = run_dir / "learning_curves.png"
+    deadline = time.monotonic() + 120  # drawn by a detached process after `zoo train` returned
+    while not png.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert png.stat().st_size > 5000

@@ -89,3 +89,32 @@ def test_eval_plots_are_stamped_and_named_by_what_they_measured(tmp_path, capsys
     (tmp_path / kl_png).write_bytes(b"x")
     _plots(result)
     assert f"note: overwriting {kl_png}" in capsys.readouterr().err
+
+
+# -- writing: atomic, and the end-of-run figure in a detached process ------------------------------
+
+def test_a_failed_drawing_leaves_neither_a_partial_png_nor_a_temporary_file(tmp_path, monkeypatch):
+    target = tmp_path / "lc.png"
+    target.write_bytes(b"the previous figure")
+
+    def fail_midway(self, fname, **kwargs):
+        fname.write(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", fail_midway)
+    with pytest.raises(KeyboardInterrupt):
+        plots.plot_learning_curves(str(_log(tmp_path / "log.csv", warmup_steps=40)), str(target))
+    assert target.read_bytes() == b"the previous figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lc.png", "log.csv"]
+
+
+def test_the_detached_drawing_writes_the_png_or_says_why_not(tmp_path, capfd):
+    log = _log(tmp_path / "log.csv", warmup_steps=40)
+    child = plots.draw_learning_curves_detached(str(log), str(tmp_path / "lc.png"), ema=True)
+    assert child.wait(timeout=120) == 0
+    assert (tmp_path / "lc.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lc.png", "log.csv"]
+    capfd.readouterr()
+    child = plots.draw_learning_curves_detached(str(tmp_path / "missing.csv"), str(tmp_path / "x.png"))
+    assert child.wait(timeout=120) == 1
+    assert "could not be drawn" in capfd.readouterr().err and not (tmp_path / "x.png").exists()

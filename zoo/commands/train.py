@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
             _, beta = schedule_values(cfg, state.step - 1, spe, total)
             unfinished = f"; KL warm-up unfinished: the last step trained with beta = {beta:.3g}" if beta < 1 else ""
             say(f"done: {state.step:,} steps ({state.skipped_total} skipped){unfinished}; checkpoint "
-                f"{os.path.join(setup.run_dir, 'checkpoint.pt')}\n" + eval_hint(setup.run_dir, cfg))
+                f"{os.path.join(setup.run_dir, 'checkpoint.pt')}; learning curves (drawn in the background, there "
+                f"in a few seconds) {os.path.join(setup.run_dir, 'learning_curves.png')}\n" + eval_hint(setup.run_dir, cfg))
             if args.json:
                 from .json_output import dumps
 
@@ -149,9 +150,11 @@ def eval_hint(run_dir: str, cfg) -> str:
 
 
 def _plot(run_dir: str, *, ema: bool) -> None:
-    from zoo.plots import plot_learning_curves
+    """Start drawing RUN_DIR/learning_curves.png in a detached process (a second or two later it is
+    there); the command does not wait for matplotlib."""
+    from zoo.plots import draw_learning_curves_detached
     from zoo.runlog import LOG_NAME
 
     log = os.path.join(run_dir, LOG_NAME)
     if os.path.exists(log):
-        plot_learning_curves(log, os.path.join(run_dir, "learning_curves.png"), ema=ema)
+        draw_learning_curves_detached(log, os.path.join(run_dir, "learning_curves.png"), ema=ema)
