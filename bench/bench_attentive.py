@@ -56,7 +56,7 @@ def worker(overrides: dict, batch: int, steps: int, device: str, threads: int) -
     import torch
 
     torch.set_num_threads(threads)
-    from zoo.lower import lower
+    from zoo.runtime.lower import lower
     from zoo.registry import compile_spec
 
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ Three generated families, each at L = 16, 64 and 256 stochastic layers by defaul
 Stages, in one process, each the median of a few runs, as CPU time of this process (the machine
 may be shared; the wall medians are printed beside them): parse + load (`dsl.load_spec`),
 elaborate + check (`dsl.checked`), build the graph (`compiler.build_graph`), validate
-(`validate_graph`), optionally lowering to PyTorch (`zoo.lower.lower`, which allocates the
+(`validate_graph`), optionally lowering to PyTorch (`zoo.runtime.lower.lower`, which allocates the
 weights). The stages run with the cyclic GC paused, as `compile_spec` runs them.
 
 Then, in fresh interpreters, what a user waits for: **start-up** (a bare interpreter, and
@@ -136,7 +136,7 @@ def measure(path: str, repeats: int, lower: bool) -> dict[str, float]:
         out["compile" + key] = sum(out[s + key] for s in ("parse+load", "elaborate+check", "build_graph"))
     out["nodes"], out["edges"] = mg.graph.number_of_nodes(), mg.graph.number_of_edges()
     if lower:
-        from zoo.lower import lower as lower_graph
+        from zoo.runtime.lower import lower as lower_graph
 
         model = stage("lower", lambda: lower_graph(mg), max(1, repeats // 2))
         out["parameters"] = model.num_parameters()
@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.lower:
-        import zoo.lower  # noqa: F401  (import torch once, outside the timings)
+        import zoo.runtime.lower  # noqa: F401  (import torch once, outside the timings)
         import zoo.nn  # noqa: F401
 
     python = sys.executable

@@ -14,7 +14,7 @@ read the CPU column). Measured:
   "first step done" time and the wall time until the command returns.
 * Building the optimizer and running one training step in an interpreter that has loaded torch and
   the model: ``torch.optim.Adamax`` (which imports ``torch._dynamo`` on construction and step)
-  against ``zoo.optim.Adamax`` (which does not).
+  against ``zoo.training.optim.Adamax`` (which does not).
 * The end-of-run figure: drawing ``learning_curves.png`` in the process (what ``zoo train`` did)
   against starting the detached drawing (what it does); the wall time the command waits.
 """
@@ -104,10 +104,10 @@ import sys, time, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {root!r})
 from zoo.registry import create_model
-import zoo.optim
+import zoo.training.optim
 model = create_model("vae").train()
 x = torch.bernoulli(torch.full((20, 1, 28, 28), 0.3))
-from zoo.objectives import compute_objective
+from zoo.runtime.objectives import compute_objective
 compute_objective(model, x).loss.backward()  # the autograd engine started outside the timing
 start, cpu = time.perf_counter(), time.process_time()
 cls = {cls}
@@ -122,7 +122,7 @@ print(time.perf_counter() - start, time.process_time() - cpu, "torch._dynamo" in
 def optimizer_startup(runs: int) -> None:
     python = sys.executable
     variants = {label: ([python, "-c", OPTIMIZER_PROBE.format(root=ROOT, cls=cls)], None)
-                for label, cls in (("torch.optim.Adamax", "torch.optim.Adamax"), ("zoo.optim.Adamax", "zoo.optim.Adamax"))}
+                for label, cls in (("torch.optim.Adamax", "torch.optim.Adamax"), ("zoo.training.optim.Adamax", "zoo.training.optim.Adamax"))}
     results = _alternate(variants, runs)
     print(f"Optimizer construction + one step of vae (batch 20), in-process timing, {runs} fresh interpreters each:\n")
     print("| optimizer | wall | CPU | imports torch._dynamo |\n|---|---:|---:|---|")
@@ -136,7 +136,7 @@ def optimizer_startup(runs: int) -> None:
 PLOT_PROBE = """
 import sys, time
 sys.path.insert(0, {root!r})
-from zoo import plots
+from zoo.analysis import plots
 start, cpu = time.perf_counter(), time.process_time()
 {call}
 print(time.perf_counter() - start, time.process_time() - cpu)

@@ -4,8 +4,8 @@
     python bench/bench_torch_compile.py nvae8 --set L=2 --batch 4
 
 For each model (full size, or with --set overrides) two copies with the same weights train on the
-same batch of random data in the spec's domain, one through ``zoo.objectives.compute_objective``,
-one through ``zoo.train.compiled_objective()`` (inductor). After warm-up steps (the first compiles;
+same batch of random data in the spec's domain, one through ``zoo.runtime.objectives.compute_objective``,
+one through ``zoo.training.train.compiled_objective()`` (inductor). After warm-up steps (the first compiles;
 its wall time is reported) the two alternate step by step, one thread; reported are the medians of
 the process CPU time per step and the speed-up eager / compiled.
 """
@@ -23,9 +23,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from zoo.config import TrainConfig  # noqa: E402
-from zoo.objectives import compute_objective  # noqa: E402
+from zoo.runtime.objectives import compute_objective  # noqa: E402
 from zoo.registry import create_model  # noqa: E402
-from zoo.train import build_optimizer, compiled_objective, train_step  # noqa: E402
+from zoo.training.train import build_optimizer, compiled_objective, train_step  # noqa: E402
 
 
 def _data(model, batch: int) -> torch.Tensor:

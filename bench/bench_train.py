@@ -7,7 +7,7 @@
 Each spec runs in a fresh Python process (so one spec's memory does not count against the next):
 the full-size model (or with --set SPEC:NAME=VALUE) is built, fed synthetic data of its observed
 shape in the likelihood's domain ({0,1} for Bernoulli, 8-bit levels in [-1,1] for the logistic
-mixture), and trained with the real update (`zoo.train.train_step`: objective, backward, gradient
+mixture), and trained with the real update (`zoo.training.train.train_step`: objective, backward, gradient
 clipping, Adamax) for `--warmup` untimed then `--steps` timed steps. Reported: parameters,
 seconds per step, images per second, and peak memory -- the process's peak resident set size
 (``resource.getrusage``; its size after building the model is shown as "base") on CPU, or
@@ -36,7 +36,7 @@ def _measure(spec: str, overrides: dict, batch: int, steps: int, warmup: int, de
     torch.set_num_threads(threads)
     from zoo.config import TrainConfig
     from zoo.registry import create_model
-    from zoo.train import build_optimizer, train_step
+    from zoo.training.train import build_optimizer, train_step
 
     torch.manual_seed(0)
     model = create_model(spec, **overrides).to(device)

@@ -8,7 +8,7 @@ the same batch, and the script stops unless their per-example ELBOs agree bit fo
 one thread, it alternates the two call by call (which goes first alternates too) and measures
 each call's process CPU time and wall time for
 
-* forward: the training loss (``zoo.objectives.compute_objective`` vs the twin's forward);
+* forward: the training loss (``zoo.runtime.objectives.compute_objective`` vs the twin's forward);
 * fwd+bwd: the loss and its backward pass;
 * step: a whole update, ``zero_grad`` + fwd+bwd + ``Adam.step``.
 
@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.dirname(os.path.abspath(__file__))]
 
 from twins import TWINS  # noqa: E402
-from zoo.objectives import compute_objective  # noqa: E402
+from zoo.runtime.objectives import compute_objective  # noqa: E402
 from zoo.registry import create_model  # noqa: E402
 
 

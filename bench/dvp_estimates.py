@@ -2,7 +2,7 @@
 
 The standard importance-weighted bound (:meth:`HierarchicalVAE.log_likelihood`: sample-based
 log-densities for every layer, the diffusion prior's bound as the log-weight of one joint
-diffusion path) and the official code's estimate (:func:`zoo.breakdown.official_log_likelihood`:
+diffusion path) and the official code's estimate (:func:`zoo.analysis.breakdown.official_log_likelihood`:
 analytic KLs for the Gaussian layers, the diffusion bound's grid average) are computed on the same
 test images with the same number of importance samples, next to the ELBO breakdown and the
 active units. The point is the difference between the two estimators, not the model's quality. A
@@ -49,8 +49,8 @@ def main(argv=None) -> int:
     parser.add_argument("--save", help="also save the trained weights (state_dict) to this file")
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
-    from zoo.active_units import active_units
-    from zoo.breakdown import mean_breakdown, official_log_likelihood
+    from zoo.analysis.active_units import active_units
+    from zoo.analysis.breakdown import mean_breakdown, official_log_likelihood
     from zoo.registry import create_model
 
     torch.set_num_threads(args.threads)

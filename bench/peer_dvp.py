@@ -10,7 +10,7 @@ built without hydra; W&B, hydra, omegaconf, torchmetrics and six, which its modu
 are replaced by empty stand-ins; the diffusion prior's hard-coded ``device = 'cuda'`` is set to
 the CPU. Its training step is the official one (``model.train_step``, backward,
 ``utils.trainer.optim_step`` with gradient clipping at 5 and Adamax, ``update_ema`` at 0.999).
-Ours is ``zoo.train.train_step`` with the dvp_mnist recipe (Adamax, clipping at 5) plus the EMA
+Ours is ``zoo.training.train.train_step`` with the dvp_mnist recipe (Adamax, clipping at 5) plus the EMA
 update.
 
 Same batches: real MNIST training images (from --data-root), each batch given to the official
@@ -171,16 +171,16 @@ class Official:
 
 
 class Ours:
-    """dvp_mnist with its recipe's optimizer, clipping and EMA, and zoo.train.train_step."""
+    """dvp_mnist with its recipe's optimizer, clipping and EMA, and zoo.training.train.train_step."""
 
     name = "zoo"
 
     def __init__(self, batches, compile: bool = False):
         from zoo.config import TrainConfig
-        from zoo.ema import EMA
+        from zoo.training.ema import EMA
         from zoo.registry import create_model
-        from zoo.objectives import compute_objective
-        from zoo.train import build_optimizer, compiled_objective, train_step
+        from zoo.runtime.objectives import compute_objective
+        from zoo.training.train import build_optimizer, compiled_objective, train_step
 
         torch.manual_seed(0)
         self.model = create_model("dvp_mnist")

@@ -105,7 +105,7 @@ def build_case(flags: dict):
     """attentive16 with `flags`, on the meta device (parameter shapes only)."""
     import torch
 
-    from zoo.lower import lower
+    from zoo.runtime.lower import lower
     from zoo.registry import compile_spec
 
     mg = compile_spec(SPEC, flags)

@@ -7,7 +7,7 @@ draws in the same order, so that, seeded alike, its per-example ELBO equals the 
 bit for bit (`bench/bench_twins.py` asserts it before timing).
 
 Both return ``(loss, elbo)``: the training loss (mean negative ELBO, the analytic KL of every
-layer; :func:`zoo.objectives.negative_elbo` at beta = 1, no free bits) and the (B,) ELBO.
+layer; :func:`zoo.runtime.objectives.negative_elbo` at beta = 1, no free bits) and the (B,) ELBO.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 :func:`layout` runs Graphviz's ``dot`` (through the ``graphviz`` package) on the DOT text that
 :func:`compiler.render.to_dot` writes; ``zoo render``, ``zoo report`` and the notebook display
 share it. :func:`repr_mimebundle` is what :class:`compiler.graph.ModelGraph` and the compiled
-:class:`zoo.model.HierarchicalVAE` return from ``_repr_mimebundle_``, so that Jupyter shows a
+:class:`zoo.runtime.model.HierarchicalVAE` return from ``_repr_mimebundle_``, so that Jupyter shows a
 model's graphical model inline, as Pyro's ``render_model`` and PyMC's ``model_to_graphviz`` do.
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ than a few seconds or a machine's memory:
   :data:`CONSTRAINTS` names per argument (sizes positive, probabilities in [0, 1]...).
 
 The parameter and memory budget of the model itself is checked later, from the shape table and
-before allocating anything (`zoo.budget`).
+before allocating anything (`zoo.training.budget`).
 """
 from __future__ import annotations
 

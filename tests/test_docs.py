@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from dsl import parse_spec
 from dsl.format import format_spec
 from dsl.library import all_names

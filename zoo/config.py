@@ -1,6 +1,6 @@
 """Typed, frozen configurations of training, evaluation and sampling.
 
-A recipe (``specs/<model>.yaml``, see :mod:`zoo.recipes`) becomes a :class:`TrainConfig`; the
+A recipe (``specs/<model>.yaml``, see :mod:`zoo.training.recipes`) becomes a :class:`TrainConfig`; the
 command line's ``--recipe-set`` edits the recipe before that. Every choice is checked in
 ``__post_init__``: a wrong value is a :class:`~zoo.errors.ZooError` that names the key, says what
 is allowed and suggests close matches. ``to_dict`` gives plain YAML/JSON-able data (saved beside
@@ -181,7 +181,7 @@ class OptimizerConfig(_Config):
 
 @dataclass(frozen=True)
 class LRScheduleConfig(_Config):
-    """The learning-rate schedule (see :mod:`zoo.schedules`). Times are in epochs (fractional
+    """The learning-rate schedule (see :mod:`zoo.training.schedules`). Times are in epochs (fractional
     epochs are steps / steps per epoch).
 
     Attributes:
@@ -227,7 +227,7 @@ class LRScheduleConfig(_Config):
 
 @dataclass(frozen=True)
 class KLWarmupConfig(_Config):
-    """The weight beta of the KL term (see :mod:`zoo.schedules`), per epoch.
+    """The weight beta of the KL term (see :mod:`zoo.training.schedules`), per epoch.
 
     Attributes:
         name: ``none`` (beta = 1) | ``linear`` (``start`` to 1 over ``epochs``) | ``geometric``
@@ -264,7 +264,7 @@ class TrainConfig(_Config):
     ``eval_every_epochs`` (validation cadence; 0 = never), ``checkpoint_every`` (steps) and
     ``log_every`` (steps between CSV rows), ``schedule_epochs`` (null, or the recipe's length in
     epochs over which the schedules are laid and compressed into this run's length; set by
-    ``zoo train --schedule-to-steps``, see :mod:`zoo.schedules`).
+    ``zoo train --schedule-to-steps``, see :mod:`zoo.training.schedules`).
     """
 
     data: Optional[str] = None

@@ -182,17 +182,17 @@ def create_model(name_or_path: str, **overrides: Any):
         **overrides: spec constants to change, e.g. ``create_model("attentive16", L=8)``.
 
     Returns:
-        A :class:`zoo.model.HierarchicalVAE`.
+        A :class:`zoo.runtime.model.HierarchicalVAE`.
 
     Raises:
         ZooError, SpecError: as :func:`compile_spec`; or the model is above the budget of
-            :func:`zoo.budget.check_budget` (checked before any weight is allocated).
+            :func:`zoo.training.budget.check_budget` (checked before any weight is allocated).
 
     Example:
         >>> model = create_model("vae")
         >>> model.num_parameters() > 0
         True
     """
-    from .budget import lower_checked
+    from .training.budget import lower_checked
 
     return lower_checked(compile_spec(name_or_path, overrides))

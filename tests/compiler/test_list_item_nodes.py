@@ -5,7 +5,7 @@ import torch
 
 import dsl
 from compiler.graph import build_graph
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 
 SPEC = """
 observed x : [6] ~ bernoulli

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from compiler.dsep import check_posterior_factorization
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from zoo.cli import main
 from zoo.registry import compile_spec
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from zoo.registry import compile_spec
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from zoo.lower import lower
-from zoo.attention_maps import attention_maps, plot_depthwise, plot_spatial, record_attention
+from zoo.runtime.lower import lower
+from zoo.analysis.attention_maps import attention_maps, plot_depthwise, plot_spatial, record_attention
 from zoo.registry import compile_spec
 
 from .test_attentive import SMALL

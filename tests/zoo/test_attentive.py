@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from zoo.nn.attention import Attend, ReZero
 from zoo.registry import compile_spec
 

@@ -8,7 +8,7 @@ import networkx as nx
 import pytest
 import torch
 
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from zoo.registry import compile_spec, spec_path
 
 SMALL = dict(D=16, K=4)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.table5 import CASES, EXACT, build_case, count_case, official_count
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from zoo.registry import compile_spec
 
 

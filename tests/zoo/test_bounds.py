@@ -15,7 +15,7 @@ import torch
 
 import dsl
 from compiler.graph import build_graph
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 
 from .test_models import data_batch, small_model
 

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from dsl import SpecError
-from zoo.budget import check_budget, estimate
+from zoo.training.budget import check_budget, estimate
 from zoo.cli import main
 from zoo.registry import compile_spec
 

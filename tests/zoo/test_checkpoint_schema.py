@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.zoo.train_utils import run_cli, tiny_train_args
-from zoo.checkpoint import save_checkpoint
+from zoo.training.checkpoint import save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """`zoo train --compile`: every zoo model traces to one graph and trains to the same losses.
 
 For each model at its SMALL size, ``torch._dynamo.explain`` over the training objective (the
-function ``compile: true`` compiles, :func:`zoo.train.compiled_objective`) must find no graph
+function ``compile: true`` compiles, :func:`zoo.training.train.compiled_objective`) must find no graph
 break; and the objective compiled with the ``aot_eager`` backend (dynamo's graph plus AOT
 autograd, without inductor's code generation) must give the eager loss and gradients, seeded
 alike. Tracing costs seconds per model on a CPU, so the default run traces two models that
@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.objectives import compute_objective
+from zoo.runtime.objectives import compute_objective
 from zoo.registry import create_model, list_models
 
 from .small import SMALL

@@ -8,7 +8,7 @@ import scipy.fft
 import torch
 
 from dsl.errors import SpecSemanticError
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from zoo.nn.dct import DCT, dct2, dct_matrix, idct2
 from zoo.nn.pseudo import Downsample, LearnedProjection
 from zoo.registry import compile_spec

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from tests.zoo.train_utils import TINY_SETS, checkpoint_state, run_cli, tiny_train_args
-from zoo.runlog import read_log
+from zoo.training.runlog import read_log
 
 pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
                                 reason="needs the fork start method")
@@ -60,15 +60,15 @@ def ddp_run(tmp_path_factory):
 
 def _reference(world: int):
     """The updates of a `world`-process run, computed in one process by summing the ranks' halves."""
-    from zoo.lower import lower
+    from zoo.runtime.lower import lower
     from zoo.config import TrainConfig
     from zoo.data import load_dataset, make_loader
-    from zoo.distributed import step_seed
-    from zoo.objectives import compute_objective
-    from zoo.recipes import recipe_path_for, resolve_train_config
+    from zoo.training.distributed import step_seed
+    from zoo.runtime.objectives import compute_objective
+    from zoo.training.recipes import recipe_path_for, resolve_train_config
     from zoo.registry import compile_spec, spec_path
-    from zoo.schedules import kl_beta, learning_rate
-    from zoo.train import build_optimizer, model_input
+    from zoo.training.schedules import kl_beta, learning_rate
+    from zoo.training.train import build_optimizer, model_input
 
     cfg, _ = resolve_train_config(recipe_path=recipe_path_for(spec_path("vae")), recipe_sets=TINY_SETS + SETTINGS,
                                   steps=STEPS)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.distributions as td
 
-from zoo.distributions import Bernoulli, DiscretizedLogisticMixture, Normal
+from zoo.runtime.distributions import Bernoulli, DiscretizedLogisticMixture, Normal
 from zoo.nn.families import (BernoulliFamily, DiscretizedLogisticFamily, NormalFamily, NormalParameterization,
                              PrecisionWeighted, Residual)
 

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from zoo.distributions import DiscretizedLogisticMixture, log1mexp
+from zoo.runtime.distributions import DiscretizedLogisticMixture, log1mexp
 
 from .test_distributions import _dlm_params
 

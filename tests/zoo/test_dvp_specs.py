@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from compiler.dsep import check_posterior_factorization
-from zoo.lower import lower
-from zoo.active_units import active_units
-from zoo.breakdown import elbo_breakdown, mean_breakdown, official_log_likelihood
+from zoo.runtime.lower import lower
+from zoo.analysis.active_units import active_units
+from zoo.analysis.breakdown import elbo_breakdown, mean_breakdown, official_log_likelihood
 from zoo.registry import compile_spec, create_model
 
 from .small import SMALL

@@ -13,9 +13,9 @@ from torch import nn
 from tests.zoo.train_utils import run_cli, tiny_train_args
 from zoo.config import EvalConfig
 from zoo.data import ImageData
-from zoo.distributions import Normal
-from zoo.evaluate import evaluate_model
-from zoo.model import ELBOTerms
+from zoo.runtime.distributions import Normal
+from zoo.analysis.evaluate import evaluate_model
+from zoo.runtime.model import ELBOTerms
 
 EVAL_FIELDS = {
     "model", "description", "spec_sha256", "overrides", "checkpoint", "step", "epoch", "finished", "beta", "weights",

@@ -9,15 +9,15 @@ import pytest
 
 from tests.zoo.train_utils import run_cli, tiny_train_args
 from zoo.config import TrainConfig
-from zoo.progress import Progress, format_duration
-from zoo.recipes import resolve_train_config
+from zoo.training.progress import Progress, format_duration
+from zoo.training.recipes import resolve_train_config
 from zoo.registry import spec_path
-from zoo.runlog import read_log
-from zoo.schedules import schedule_values, schedule_warnings
+from zoo.training.runlog import read_log
+from zoo.training.schedules import schedule_values, schedule_warnings
 
 
 def _recipe(name: str, **edits) -> TrainConfig:
-    from zoo.recipes import recipe_path_for
+    from zoo.training.recipes import recipe_path_for
 
     cfg, _ = resolve_train_config(recipe_path=recipe_path_for(spec_path(name)), steps=edits.pop("steps", None))
     return cfg.replace(**edits) if edits else cfg
@@ -112,7 +112,7 @@ def test_format_duration(seconds, text):
 
 
 def test_eval_time_estimate_suggests_the_cheap_command():
-    from zoo.evaluate import time_estimate
+    from zoo.analysis.evaluate import time_estimate
 
     text = time_estimate(30.0, 100, 10_000, 5000)
     assert text.startswith("estimated time: 50m00s for 10,000 images at K = 5,000")

@@ -15,7 +15,7 @@ import functools
 import pytest
 import torch
 
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from zoo.registry import compile_spec, list_models
 
 from .small import SMALL

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.lower import lower
+from zoo.runtime.lower import lower
 from zoo.registry import compile_spec
 
 from .small import SMALL

@@ -1,4 +1,4 @@
-"""zoo.optim: torch's Adam, Adamax and AdamW without the import of torch._dynamo (what an eager
+"""zoo.training.optim: torch's Adam, Adamax and AdamW without the import of torch._dynamo (what an eager
 `zoo train` pays ~2 s for before its first step), updating exactly as torch's own."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from zoo import optim
+from zoo.training import optim
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -55,7 +55,7 @@ def test_the_step_records_no_graph():
 PROBE = """
 import sys, torch
 from zoo.config import OptimizerConfig
-from zoo.train import build_optimizer
+from zoo.training.train import build_optimizer
 net = torch.nn.Linear(3, 2)
 for name in ("adam", "adamax", "adamw"):
     opt = build_optimizer(net, OptimizerConfig(name=name))

@@ -11,7 +11,7 @@ import pytest
 matplotlib.use("Agg", force=True)
 import matplotlib.pyplot as plt  # noqa: E402
 
-from zoo import plots  # noqa: E402
+from zoo.analysis import plots  # noqa: E402
 
 
 def _log(path, *, warmup_steps: int, total: int = 100, valid_every: int = 50):

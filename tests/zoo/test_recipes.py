@@ -8,7 +8,7 @@ import yaml
 
 from zoo.config import EvalConfig, SampleConfig, TrainConfig
 from zoo.errors import ZooError
-from zoo.recipes import apply_overrides, list_recipes, load_recipe, recipe_path_for, resolve_train_config
+from zoo.training.recipes import apply_overrides, list_recipes, load_recipe, recipe_path_for, resolve_train_config
 from zoo.registry import list_models, spec_path
 
 SPECS = pathlib.Path(__file__).resolve().parents[2] / "specs"

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from tests.zoo.train_utils import assert_same_tensors, checkpoint_state, run_cli, tiny_train_args
-from zoo.runlog import read_log
+from zoo.training.runlog import read_log
 
 pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
                                 reason="needs the fork start method")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.distributions import ConstantNormal, MappedNormal, Normal
+from zoo.runtime.distributions import ConstantNormal, MappedNormal, Normal
 from zoo.nn.families import NormalParameterization, Residual
 from zoo.registry import create_model
 

@@ -18,8 +18,8 @@ import yaml
 
 import dsl
 from compiler.graph import build_graph
-from zoo.lower import lower
-from zoo.distributions import Normal
+from zoo.runtime.lower import lower
+from zoo.runtime.distributions import Normal
 from zoo.registry import compile_spec, create_model, spec_path
 
 from .small import SMALL

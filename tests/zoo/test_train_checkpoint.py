@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.zoo.train_utils import assert_same_tensors, run_cli, tiny_train_args
-from zoo.checkpoint import load_checkpoint, rebuild_model, save_checkpoint, sha256_text
+from zoo.training.checkpoint import load_checkpoint, rebuild_model, save_checkpoint, sha256_text
 from zoo.errors import ZooError
 
 

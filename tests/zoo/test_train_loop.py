@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
-import zoo.train as train_module
+import zoo.training.train as train_module
 from tests.zoo.train_utils import TINY_MODEL, checkpoint_state, run_cli, tiny_train_args
 from zoo.config import TrainConfig
-from zoo.ema import EMA
+from zoo.training.ema import EMA
 from zoo.registry import create_model
-from zoo.runlog import read_log
+from zoo.training.runlog import read_log
 
 
 def _poison(monkeypatch, bad_calls):

@@ -15,9 +15,9 @@ import torch
 
 from tests.zoo.train_utils import run_cli
 from zoo.config import EvalConfig
-from zoo.evaluate import evaluate_model
+from zoo.analysis.evaluate import evaluate_model
 from zoo.registry import create_model
-from zoo.runs import load_split
+from zoo.training.runs import load_split
 
 
 def _train_and_eval(tmp_path, shared_data, capsys, *, overrides, steps, sets, k, limit):

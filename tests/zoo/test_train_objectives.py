@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from zoo.model import ELBOTerms
-from zoo.objectives import bits_per_dim, compute_objective, data_dims, iwae, negative_elbo, replicate
+from zoo.runtime.model import ELBOTerms
+from zoo.runtime.objectives import bits_per_dim, compute_objective, data_dims, iwae, negative_elbo, replicate
 from zoo.registry import create_model
 
 

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from zoo.config import KLWarmupConfig, LRScheduleConfig
-from zoo.schedules import geometric_level, kl_beta, kl_warmup_epochs, learning_rate, staircase_epochs
+from zoo.training.schedules import geometric_level, kl_beta, kl_warmup_epochs, learning_rate, staircase_epochs
 
 
 # -- KL warm-up ---------------------------------------------------------------------------------------

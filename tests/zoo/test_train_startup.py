@@ -1,5 +1,5 @@
 """What an eager `zoo train` loads (issue 15): not torch's compiler (torch._dynamo, and the sympy
-it pulls in; ~2 s before the first step, zoo.optim) and not matplotlib (the end-of-run figure is
+it pulls in; ~2 s before the first step, zoo.training.optim) and not matplotlib (the end-of-run figure is
 drawn by a detached process), while the figure still appears in the run folder."""
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def run_cli(argv: Sequence[str]) -> int:
 
 
 def checkpoint_state(run_dir) -> dict:
-    from zoo.checkpoint import load_checkpoint
+    from zoo.training.checkpoint import load_checkpoint
 
     return load_checkpoint(os.path.join(str(run_dir), "checkpoint.pt"))
 

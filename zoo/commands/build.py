@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     mg = compile_spec(args.spec, overrides_from(args))
     model = None
     if not args.no_lower:
-        from zoo.budget import lower_checked
+        from zoo.training.budget import lower_checked
 
         model = lower_checked(mg, max_parameters=args.max_parameters)
     if args.emit:

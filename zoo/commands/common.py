@@ -17,7 +17,7 @@ def add_spec_arguments(parser: argparse.ArgumentParser, *, many: bool = False) -
 
 
 def add_budget_argument(parser: argparse.ArgumentParser) -> None:
-    """`--max-parameters N`: the parameter budget checked before any weight is allocated (zoo.budget)."""
+    """`--max-parameters N`: the parameter budget checked before any weight is allocated (zoo.training.budget)."""
     parser.add_argument("--max-parameters", type=_count, metavar="N", default=None,
                         help="refuse a model with more parameters than N, before allocating it "
                              "(default 1e10; the memory available is checked too)")

@@ -41,10 +41,10 @@ def evaluate_run(path: str, *, importance_samples=None, split: str = "test", bat
     """The full ``zoo eval`` JSON object for a run folder or checkpoint."""
     import torch
 
-    from zoo.checkpoint import checkpoint_path
+    from zoo.training.checkpoint import checkpoint_path
     from zoo.config import EvalConfig, TrainConfig
-    from zoo.evaluate import evaluate_model
-    from zoo.runs import load_split, open_trained_model
+    from zoo.analysis.evaluate import evaluate_model
+    from zoo.training.runs import load_split, open_trained_model
 
     model, mg, ckpt, weights = open_trained_model(path, use_ema=use_ema, for_eval=True)
     train_cfg = TrainConfig.from_dict(ckpt["config"])
@@ -139,7 +139,7 @@ def plot_names(r: dict) -> tuple[str, str]:
 def _plots(r: dict) -> None:
     import sys
 
-    from zoo.plots import plot_active_units, plot_kl_per_layer
+    from zoo.analysis.plots import plot_active_units, plot_kl_per_layer
 
     kl_png, au_png = plot_names(r)
     stamp = (f"{_described(r['model'], r.get('overrides'))}, step {r['step']:,}, {r['split']} "

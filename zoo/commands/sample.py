@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from zoo.config import SampleConfig
     from zoo.errors import ZooError
-    from zoo.runs import load_split, open_trained_model
-    from zoo.sampling import pseudo_input_images, reconstruction_images, sample_images, save_grid
+    from zoo.training.runs import load_split, open_trained_model
+    from zoo.analysis.sampling import pseudo_input_images, reconstruction_images, sample_images, save_grid
 
     if not args.output.lower().endswith(".png"):
         raise ZooError(f"-o must name a .png file, got {args.output}")

@@ -76,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     started = time.perf_counter()
-    from zoo.distributed import init_distributed
-    from zoo.runs import prepare_new_run, prepare_resume
-    from zoo.schedules import schedule_values, schedule_warnings
-    from zoo.train import TrainingInterrupted, steps_per_epoch, train
+    from zoo.training.distributed import init_distributed
+    from zoo.training.runs import prepare_new_run, prepare_resume
+    from zoo.training.schedules import schedule_values, schedule_warnings
+    from zoo.training.train import TrainingInterrupted, steps_per_epoch, train
 
     from .common import overrides_from
 
@@ -152,8 +152,8 @@ def eval_hint(run_dir: str, cfg) -> str:
 def _plot(run_dir: str, *, ema: bool) -> None:
     """Start drawing RUN_DIR/learning_curves.png in a detached process (a second or two later it is
     there); the command does not wait for matplotlib."""
-    from zoo.plots import draw_learning_curves_detached
-    from zoo.runlog import LOG_NAME
+    from zoo.analysis.plots import draw_learning_curves_detached
+    from zoo.training.runlog import LOG_NAME
 
     log = os.path.join(run_dir, LOG_NAME)
     if os.path.exists(log):

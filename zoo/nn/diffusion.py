@@ -37,7 +37,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..distributions import Distribution, event_sum
+from ..runtime.distributions import Distribution, event_sum
 from .registry import register_family
 from .unet import UNet
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..distributions import Bernoulli, ConstantNormal, DiscretizedLogisticMixture, MappedNormal, Normal
+from ..runtime.distributions import Bernoulli, ConstantNormal, DiscretizedLogisticMixture, MappedNormal, Normal
 from .registry import register_combinator, register_family
 
 __all__ = ["NormalParameterization", "NormalFamily", "BernoulliFamily", "DiscretizedLogisticFamily",

@@ -28,7 +28,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from ..distributions import LOG_2PI, Distribution
+from ..runtime.distributions import LOG_2PI, Distribution
 from .bijectors import positive_diagonal, rank1_apply, rank1_log_det, rank1_solve
 from .made import ConditionalMADE
 from .registry import register_family

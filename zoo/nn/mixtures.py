@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..distributions import LOG_2PI, Distribution, Normal
+from ..runtime.distributions import LOG_2PI, Distribution, Normal
 from .registry import register_family
 
 __all__ = ["DiagonalMixture", "MixtureOfGaussians", "VampPrior"]
@@ -132,7 +132,7 @@ class VampPrior(nn.Module):
     def forward(self, *, batch: int) -> DiagonalMixture:
         model = self.__dict__["_model"]
         if model is None:
-            raise RuntimeError("vamp is not bound to a model; build it with zoo.lower")
+            raise RuntimeError("vamp is not bound to a model; build it with zoo.runtime.lower")
         q = model.evaluate(self.encoder, {self.data: self.pseudo_inputs()})
         if not isinstance(q, Normal):
             raise TypeError(f"vamp: {self.encoder} must be a diagonal Gaussian, got {type(q).__name__}")

@@ -54,7 +54,7 @@ class PseudoTransform(nn.Module):
 
 def _pinv(m: torch.Tensor) -> torch.Tensor:
     """The pseudo-inverse, computed in float64. On the meta device (the size estimate of
-    :mod:`zoo.budget`) only its shape is made: meta's SVD is seconds of pure overhead."""
+    :mod:`zoo.training.budget`) only its shape is made: meta's SVD is seconds of pure overhead."""
     if m.is_meta:
         return m.new_empty(m.shape[::-1], dtype=torch.float32)
     return torch.linalg.pinv(m.double()).float()
@@ -192,7 +192,7 @@ class PseudoInverse(nn.Module):
     def forward(self, u):
         transform = self.__dict__["_transform"]
         if transform is None:
-            raise RuntimeError("pseudo_inverse is not bound to a model; build it with zoo.lower")
+            raise RuntimeError("pseudo_inverse is not bound to a model; build it with zoo.runtime.lower")
         return transform.pseudo_inverse(u)  # (B, C, H, W)
 
     def extra_repr(self) -> str:

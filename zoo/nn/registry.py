@@ -8,7 +8,7 @@ with keyword arguments only::
 where `in_shapes` maps each tensor argument to its shape (a list of shapes for list arguments)
 and `out_shape` is the shape the checker inferred. Its `forward` takes the tensor arguments as
 keywords. Families are built the same way with `target_shape` (the variable's shape) instead of
-`out_shape`, and their `forward` returns a :class:`zoo.distributions.Distribution`.
+`out_shape`, and their `forward` returns a :class:`zoo.runtime.distributions.Distribution`.
 """
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ evaluation on a stated split with a stated number of importance samples K and im
 (importance-weighted NLL, negative ELBO, KL per layer, active units -- ``zoo eval``'s numbers),
 samples, reconstructions, and the depth-wise attention maps where the model has attention. Every
 figure's caption states the step, split, K and limit it came from. The figures come from the
-same functions as ``zoo train``, ``zoo eval --plots`` and ``zoo sample`` (:mod:`zoo.plots`,
-:mod:`zoo.sampling`, :mod:`zoo.attention_maps`), written to a temporary folder and inlined as
+same functions as ``zoo train``, ``zoo eval --plots`` and ``zoo sample`` (:mod:`zoo.analysis.plots`,
+:mod:`zoo.analysis.sampling`, :mod:`zoo.analysis.attention_maps`), written to a temporary folder and inlined as
 PNG; the per-layer KL over time, which no command draws, is drawn here.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ def run_report(run: str, *, importance_samples: int = 50, split: str = "test", l
 
     from zoo.commands.eval import evaluate_run
     from zoo.errors import ZooError
-    from zoo.runs import open_trained_model
+    from zoo.training.runs import open_trained_model
 
     if not os.path.isdir(run):
         raise ZooError(f"{run}: not a run folder (zoo report RUN expects the folder zoo train --out wrote)")
@@ -88,14 +88,14 @@ def _run_summary(run: str, ckpt: dict, weights: str) -> str:
 
 
 def _log_rows(run: str) -> list:
-    from zoo.runlog import read_log
+    from zoo.training.runlog import read_log
 
     path = os.path.join(run, "log.csv")
     return read_log(path) if os.path.exists(path) else []
 
 
 def _curves(run: str, tmp: str, step) -> str:
-    from zoo.plots import plot_learning_curves
+    from zoo.analysis.plots import plot_learning_curves
 
     rows = _log_rows(run)
     if not rows:
@@ -163,7 +163,7 @@ def _float(value) -> float:
 
 
 def _evaluation(r: dict, tmp: str, where: dict) -> str:
-    from zoo.plots import plot_active_units, plot_kl_per_layer
+    from zoo.analysis.plots import plot_active_units, plot_kl_per_layer
 
     rows = [["importance-weighted NLL", f"{r['nll_nats']:.3f} &plusmn; {r['nll_nats_sem']:.3f}",
              f"{r['nll_bpd']:.4f}"],
@@ -186,7 +186,7 @@ def _evaluation(r: dict, tmp: str, where: dict) -> str:
 
 def _load(mg, ckpt: dict, split: str, data_root):
     from zoo.config import TrainConfig
-    from zoo.runs import load_split
+    from zoo.training.runs import load_split
 
     info = ckpt.get("data") or {}
     root = data_root if data_root is not None else info.get("root")
@@ -195,7 +195,7 @@ def _load(mg, ckpt: dict, split: str, data_root):
 
 def _images(model, mg, ckpt, tmp: str, where: dict, n: int, seed: int, data_root) -> str:
     from zoo.config import SampleConfig
-    from zoo.sampling import reconstruction_images, sample_images, save_grid
+    from zoo.analysis.sampling import reconstruction_images, sample_images, save_grid
 
     data = _load(mg, ckpt, where["split"], data_root)
     cfg = SampleConfig(n=n, seed=seed, reconstructions=16, split=where["split"])
@@ -214,8 +214,8 @@ def _images(model, mg, ckpt, tmp: str, where: dict, n: int, seed: int, data_root
 
 
 def _attention(model, mg, ckpt, tmp: str, where: dict, seed: int, data_root) -> str:
-    from zoo.attention_maps import attention_maps, plot_depthwise
-    from zoo.evaluate import eval_batches
+    from zoo.analysis.attention_maps import attention_maps, plot_depthwise
+    from zoo.analysis.evaluate import eval_batches
 
     if not any(getattr(info, "role", "") == "attention" for info in mg.ops()):
         return '<p class="note">This model has no attention blocks.</p>'

@@ -1,4 +1,4 @@
-"""The training objectives, over the :class:`~zoo.model.ELBOTerms` of any compiled model.
+"""The training objectives, over the :class:`~zoo.runtime.model.ELBOTerms` of any compiled model.
 
 One negative ELBO and one importance-weighted bound serve every spec: a model family is a spec,
 never a subclass with its own loss. The KL weight beta (warm-up) and free bits are parameters.
@@ -110,7 +110,7 @@ def negative_elbo(terms, *, beta: float = 1.0, free_bits: float = 0.0) -> Object
     """The (beta-weighted, free-bits) negative ELBO of a batch.
 
     Args:
-        terms: :class:`~zoo.model.ELBOTerms` of the batch.
+        terms: :class:`~zoo.runtime.model.ELBOTerms` of the batch.
         beta: weight of the KL terms in the loss (KL warm-up); the reported ``nelbo`` ignores it.
         free_bits: lambda in nats per latent layer: a layer's minibatch-mean KL below lambda is
             replaced by lambda in the loss (so it gets no gradient), Kingma et al. 2016, eq. 12.
@@ -119,7 +119,7 @@ def negative_elbo(terms, *, beta: float = 1.0, free_bits: float = 0.0) -> Object
         An :class:`Objective`.
 
     Example:
-        >>> from zoo.model import ELBOTerms
+        >>> from zoo.runtime.model import ELBOTerms
         >>> t = torch.tensor
         >>> terms = ELBOTerms(t([-3.0]), t([-1.0]), {"z[1]": t([0.5]), "z[2]": t([1.5])}, {}, {}, t([-3.0]))
         >>> negative_elbo(terms).loss.item(), negative_elbo(terms, beta=0.5).loss.item()
@@ -144,7 +144,7 @@ def iwae(terms, samples: int) -> Objective:
     """The negative importance-weighted bound with K = ``samples`` posterior samples per example.
 
     Args:
-        terms: :class:`~zoo.model.ELBOTerms` of a batch replicated K times sample-major
+        terms: :class:`~zoo.runtime.model.ELBOTerms` of a batch replicated K times sample-major
             (see :func:`replicate`), i.e. of K * B examples.
         samples: K.
 

@@ -78,7 +78,7 @@ def read_log(path: str) -> list[dict]:
 
 
 class RunLog:
-    """CSV + optional TensorBoard + progress (:class:`~zoo.progress.Progress`), on the main process only.
+    """CSV + optional TensorBoard + progress (:class:`~zoo.training.progress.Progress`), on the main process only.
 
     Args:
         run_dir: the run folder.

@@ -4,7 +4,7 @@ A checkpoint loads without running code (`torch.load(weights_only=True)`), but a
 safely can still hold a string where a dict belongs, an EMA without its shadow weights, or an
 optimizer state for another model; used as is, each of those ends in a `KeyError` or an
 `AttributeError` deep inside training or evaluation. Every field is checked here against what
-`zoo train` writes (:mod:`zoo.checkpoint`) and, once the model is rebuilt, against the model's
+`zoo train` writes (:mod:`zoo.training.checkpoint`) and, once the model is rebuilt, against the model's
 own parameters. Each problem names its field and what it is needed for:
 
 - ``weights``: the spec and the model weights; without them nothing can be done;
@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 import torch
 
-from .errors import ZooError
+from ..errors import ZooError
 
 __all__ = ["Problem", "structural_problems", "model_problems", "require", "WEIGHTS", "EMA", "EVAL", "RESUME"]
 

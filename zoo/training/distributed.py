@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .errors import ZooError
+from ..errors import ZooError
 
 __all__ = ["DistContext", "init_distributed", "single_process", "step_seed", "seed_torch", "all_reduce_mean", "any_rank"]
 

@@ -9,7 +9,7 @@ rebuild, evaluate or resume the run without the original files:
 * ``recipe`` (as edited on the command line), ``config`` (the operative
   :class:`~zoo.config.TrainConfig`), ``data`` (name, encoding, shape, root, validation);
 * ``model``, ``optimizer``, ``ema`` state dicts and ``scheduler`` (the step it is at; schedules
-  are pure functions of the step, :mod:`zoo.schedules`);
+  are pure functions of the step, :mod:`zoo.training.schedules`);
 * ``rng``: torch (and CUDA), numpy and python generator states; the data order and the
   binarization noise are functions of (seed, epoch, batch) and need no state;
 * ``progress``: step, epoch, next batch of the epoch, skipped-step counters, finished flag.
@@ -31,7 +31,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 import torch
 
-from .errors import ZooError
+from ..errors import ZooError
 
 __all__ = ["FORMAT", "VERSION", "CHECKPOINT_NAME", "checkpoint_path", "save_checkpoint", "load_checkpoint",
            "spec_record", "write_spec_files", "rebuild_model", "capture_rng", "restore_rng", "sha256_text"]
@@ -101,7 +101,7 @@ def rebuild_model(ckpt: dict, *, weights: str = "model"):
     """The model a checkpoint describes, with its weights loaded (``weights="ema"`` for the EMA).
 
     Returns:
-        ``(model, mg)``: the :class:`~zoo.model.HierarchicalVAE` (on CPU, eval mode) and its graph.
+        ``(model, mg)``: the :class:`~zoo.runtime.model.HierarchicalVAE` (on CPU, eval mode) and its graph.
 
     Raises:
         ZooError: the spec no longer compiles with this version of the zoo, or the weights do not
@@ -111,7 +111,7 @@ def rebuild_model(ckpt: dict, *, weights: str = "model"):
 
     from .budget import lower_checked
 
-    from .registry import compile_spec
+    from ..registry import compile_spec
 
     spec = ckpt["spec"]
     with tempfile.TemporaryDirectory(prefix="zoo-spec-") as folder:
@@ -202,7 +202,7 @@ def load_checkpoint(path: str, *, map_location: Any = "cpu", needs: Iterable[str
 
     Only tensors and plain data are accepted (``torch.load(weights_only=True)``): a file that
     would need to run code to load is refused, never executed. Every field is then checked
-    against the schema (:mod:`zoo.checkpoint_schema`); a wrong field that `needs` depends on
+    against the schema (:mod:`zoo.training.checkpoint_schema`); a wrong field that `needs` depends on
     (``"weights"``, ``"ema"``, ``"eval"``, ``"resume"``) is refused with its name and whether the
     weights are still usable.
 

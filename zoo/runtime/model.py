@@ -2,7 +2,7 @@
 
 The module only executes the graph: an interpreter walks the execution plans computed at build
 time, keeping values in an environment keyed by node id. Objectives, training, evaluation and
-I/O are functions elsewhere (:mod:`zoo.objectives`, :mod:`zoo.train`, :mod:`zoo.evaluate`).
+I/O are functions elsewhere (:mod:`zoo.runtime.objectives`, :mod:`zoo.training.train`, :mod:`zoo.analysis.evaluate`).
 
 Layer order: the spec's own. Every zoo spec numbers its latents from the top of the hierarchy
 (``z[1]`` is sampled first by the prior) to the bottom (``z[L]``, closest to the data); see

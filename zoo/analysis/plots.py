@@ -80,7 +80,7 @@ def plot_learning_curves(log_csv: str, out_png: str, *, title: Optional[str] = N
     separate markers, labelled with the weights they used (EMA or not, when ``ema`` is known). The KL
     warm-up is shaded in every panel and its end marked; an unfinished one is said so in the title.
     """
-    from .runlog import read_log
+    from ..training.runlog import read_log
 
     rows = read_log(log_csv)
     train = [r for r in rows if r.get("phase") == "train"]
@@ -192,8 +192,8 @@ def draw_learning_curves_detached(log_csv: str, out_png: str, *, ema: Optional[b
     import subprocess
     import sys
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this copy of zoo, not an installed one
-    code = f"import sys; sys.path.insert(0, {root!r}); from zoo.plots import _main; sys.exit(_main(sys.argv[1:]))"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this copy of zoo, not an installed one
+    code = f"import sys; sys.path.insert(0, {root!r}); from zoo.analysis.plots import _main; sys.exit(_main(sys.argv[1:]))"
     return subprocess.Popen([sys.executable, "-c", code, log_csv, out_png, {True: "ema", False: "raw", None: "-"}[ema]],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
 

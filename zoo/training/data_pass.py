@@ -1,7 +1,7 @@
 """What training and evaluation share: model input from raw batches, and the ELBO pass over a data set.
 
 Training validates with :func:`elbo_pass` and evaluation reads its batches through
-:func:`model_input`; both live here, below :mod:`zoo.train` and :mod:`zoo.evaluate`, so that
+:func:`model_input`; both live here, below :mod:`zoo.training.train` and :mod:`zoo.analysis.evaluate`, so that
 neither of those imports the other.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ def model_input(batch: torch.Tensor, encoding: str, *, seed: int, epoch: int, in
                 augment_ops=(), stream: str = "train") -> torch.Tensor:
     """A ``uint8`` batch -> model input, with flips and binarization drawn from generators of
     (seed, epoch, batch index), so the draw is the same in a resumed run."""
-    from .data import augment, batch_generator, to_model_input
+    from ..data import augment, batch_generator, to_model_input
 
     if augment_ops:
         batch = augment(batch, tuple(augment_ops), batch_generator(seed, epoch, index, stream=f"{stream}/augment"))
@@ -28,7 +28,7 @@ def model_input(batch: torch.Tensor, encoding: str, *, seed: int, epoch: int, in
 def eval_batches(data, batch_size: int, *, seed: int, limit: Optional[int] = None) -> Iterator[torch.Tensor]:
     """Model input for the first ``limit`` images (all by default), in file order, binarized once
     with noise fixed by (seed, batch index)."""
-    from .data import make_loader
+    from ..data import make_loader
 
     loader = make_loader(data, batch_size, shuffle=False, seed=seed, drop_last=False)
     loader.set_epoch(0)

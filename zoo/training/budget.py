@@ -69,13 +69,13 @@ def estimate(mg) -> Estimate:
     import torch
 
     from compiler.nodes import VarInfo
-    from zoo.lower import build_op
-    from zoo.model import HierarchicalVAE
+    from zoo.runtime.lower import build_op
+    from zoo.runtime.model import HierarchicalVAE
 
     out = Estimate()
     ops = {}
     with torch.device("meta"):
-        for node in mg.graph.nodes:  # what `zoo.lower.lower` does, one node at a time
+        for node in mg.graph.nodes:  # what `zoo.runtime.lower.lower` does, one node at a time
             info = mg.info(node)
             if info.shape is not None:
                 out.activations += math.prod(info.shape)
@@ -173,8 +173,8 @@ def check_budget(mg, *, max_parameters: Optional[int] = None, batch_size: int = 
 
 def lower_checked(mg, *, max_parameters: Optional[int] = None, batch_size: int = 1, training: bool = False,
                   device: Optional[str] = None):
-    """:func:`zoo.lower.lower`, after :func:`check_budget` has found the model small enough."""
-    from zoo.lower import lower
+    """:func:`zoo.runtime.lower.lower`, after :func:`check_budget` has found the model small enough."""
+    from zoo.runtime.lower import lower
 
     check_budget(mg, max_parameters=max_parameters, batch_size=batch_size, training=training, device=device)
     return lower(mg)

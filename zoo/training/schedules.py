@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 
-from .config import KLWarmupConfig, LRScheduleConfig
+from ..config import KLWarmupConfig, LRScheduleConfig
 
 __all__ = ["learning_rate", "kl_beta", "geometric_level", "kl_warmup_epochs", "staircase_epochs", "schedule_values",
            "schedule_warnings"]

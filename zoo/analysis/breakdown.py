@@ -24,8 +24,8 @@ from typing import Optional
 
 import torch
 
-from .model import ELBOTerms, HierarchicalVAE
-from .nn.diffusion import diffusion_bound
+from ..runtime.model import ELBOTerms, HierarchicalVAE
+from ..nn.diffusion import diffusion_bound
 
 __all__ = ["elbo_breakdown", "mean_breakdown", "official_log_likelihood"]
 

@@ -6,7 +6,7 @@ call, and its ``step`` wrapper imports it on every call to mark graph breaks. Th
 about 2 s of CPU time (as much as ``import torch``; docs/performance.md, "Start-up"), and an eager
 run pays it before its first step although nothing is compiled. Both wrappers only matter while
 dynamo traces the optimizer itself, which zoo never does: ``zoo train --compile`` compiles the
-objective (:func:`zoo.train.compiled_objective`), and the update runs eagerly after it.
+objective (:func:`zoo.training.train.compiled_objective`), and the update runs eagerly after it.
 
 The classes here are torch's own optimizers with those four methods and ``step`` taken from under
 the wrappers (``functools.wraps`` keeps each original as ``__wrapped__``), and ``step`` run with

@@ -24,8 +24,8 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
-from .config import TrainConfig
-from .errors import ZooError
+from ..config import TrainConfig
+from ..errors import ZooError
 
 __all__ = ["RECIPE_SUFFIX", "recipe_path_for", "load_recipe", "parse_recipe_override", "apply_overrides",
            "resolve_train_config", "list_recipes"]

@@ -17,7 +17,7 @@ from typing import Optional
 
 import torch
 
-from .config import SampleConfig
+from ..config import SampleConfig
 
 __all__ = ["to_display", "make_grid", "save_grid", "sample_images", "reconstruction_images",
            "pseudo_input_views", "pseudo_input_images"]

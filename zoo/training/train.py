@@ -5,8 +5,8 @@
 
 **Exact resume.** Everything random is a function of the position in training: the data order
 and the binarization/flip noise of (seed, epoch, batch) (:mod:`zoo.data`), the model's sampling
-noise of (seed, step, rank) (torch is reseeded before every step, :func:`zoo.distributed.step_seed`),
-and the schedules of the step (:mod:`zoo.schedules`). A checkpoint stores the weights, the
+noise of (seed, step, rank) (torch is reseeded before every step, :func:`zoo.training.distributed.step_seed`),
+and the schedules of the step (:mod:`zoo.training.schedules`). A checkpoint stores the weights, the
 optimizer, the EMA and the position, so a run resumed from it -- after SIGINT, SIGTERM or
 ``kill -9`` -- performs exactly the updates of an uninterrupted run and ends at the same weights.
 SIGINT/SIGTERM finish the current step, write a checkpoint and stop; checkpoints are also written
@@ -17,7 +17,7 @@ exceeds ``grad_skip``, is skipped (no update) and counted; ``max_skips`` consecu
 the run with a message and a checkpoint. ``grad_clip`` clips the global gradient norm.
 
 **Data-parallel runs.** Every rank draws the same *global* batch of ``batch_size x world_size``
-images, encodes it with the global batch's noise and keeps its slice (see :mod:`zoo.distributed`).
+images, encodes it with the global batch's noise and keeps its slice (see :mod:`zoo.training.distributed`).
 """
 from __future__ import annotations
 
@@ -33,12 +33,12 @@ import torch
 from torch import nn
 
 from .checkpoint import CHECKPOINT_NAME, capture_rng, restore_rng, save_checkpoint
-from .config import OptimizerConfig, TrainConfig
+from ..config import OptimizerConfig, TrainConfig
 from .data_pass import elbo_pass, model_input
 from .distributed import DistContext, all_reduce_mean, any_rank, seed_torch, single_process, step_seed
 from .ema import EMA
-from .errors import ZooError
-from .objectives import bits_per_dim, compute_objective, data_dims
+from ..errors import ZooError
+from ..runtime.objectives import bits_per_dim, compute_objective, data_dims
 from .optim import OPTIMIZERS
 from .runlog import RunLog
 from .schedules import schedule_values
@@ -82,7 +82,7 @@ class TooManySkips(ZooError):
 
 def build_optimizer(model: nn.Module, cfg: OptimizerConfig) -> torch.optim.Optimizer:
     """Adam, Adamax or AdamW over every trainable parameter: torch's, without the import of
-    ``torch._dynamo`` that costs an eager run ~2 s before its first step (:mod:`zoo.optim`)."""
+    ``torch._dynamo`` that costs an eager run ~2 s before its first step (:mod:`zoo.training.optim`)."""
     params = [p for p in model.parameters() if p.requires_grad]
     cls = OPTIMIZERS[cfg.name]
     return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
@@ -150,7 +150,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
     """Train ``model`` on ``data`` as ``config`` says, writing logs and checkpoints to ``run_dir``.
 
     Args:
-        model: a compiled :class:`~zoo.model.HierarchicalVAE`, freshly built with ``torch.manual_seed(config.seed)``
+        model: a compiled :class:`~zoo.runtime.model.HierarchicalVAE`, freshly built with ``torch.manual_seed(config.seed)``
             (its initial weights are part of what the seed fixes).
         data: the training :class:`~zoo.data.ImageData`, already shaped like the spec's observed variable.
         config: the operative :class:`TrainConfig`.
@@ -158,7 +158,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
         ctx: the process's place in a data-parallel run (default: one process on CPU/GPU).
         valid: optional validation data, evaluated (single-sample negative ELBO) every
             ``eval_every_epochs`` epochs and at the end.
-        resume: a loaded checkpoint to continue from (:func:`zoo.checkpoint.load_checkpoint`).
+        resume: a loaded checkpoint to continue from (:func:`zoo.training.checkpoint.load_checkpoint`).
         meta: entries stored in every checkpoint as they are (spec record, recipe, data description).
         progress: show a progress bar (rank 0 only).
         started: ``time.perf_counter()`` when the command started; the time from it to the end of
@@ -171,7 +171,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
         TrainingInterrupted: SIGINT/SIGTERM (after writing a checkpoint).
         TooManySkips: ``max_skips`` consecutive skipped steps (after writing a checkpoint).
     """
-    from .data import make_loader
+    from ..data import make_loader
 
     started = time.perf_counter() if started is None else started
     ctx = ctx or single_process()
@@ -268,7 +268,7 @@ def train(model: nn.Module, data, config: TrainConfig, run_dir: str, *, ctx: Opt
 
 
 def compiled_objective(backend: str = "inductor"):
-    """:func:`~zoo.objectives.compute_objective` through ``torch.compile`` (what ``compile: true``
+    """:func:`~zoo.runtime.objectives.compute_objective` through ``torch.compile`` (what ``compile: true``
     trains with). Every zoo model traces to one graph (no breaks; tests/zoo/test_compile.py), and
     beta is traced as a symbol, so a KL warm-up does not recompile."""
     return torch.compile(compute_objective, backend=backend)
@@ -285,7 +285,7 @@ def train_step(wrapped, optimizer, params, x, cfg: TrainConfig, lr: float, beta:
         cfg: the run's config (objective, free bits, clipping, skipping).
         lr, beta: the learning rate and KL weight of this step.
         autocast: a context (``torch.autocast`` for bf16, or a null context).
-        objective: :func:`~zoo.objectives.compute_objective` or its compiled form
+        objective: :func:`~zoo.runtime.objectives.compute_objective` or its compiled form
             (:func:`compiled_objective`).
 
     Returns:

@@ -18,8 +18,8 @@ import yaml
 
 from .checkpoint import CHECKPOINT_NAME, checkpoint_path, load_checkpoint, rebuild_model, spec_record, \
     write_spec_files
-from .config import TrainConfig
-from .errors import ZooError
+from ..config import TrainConfig
+from ..errors import ZooError
 
 __all__ = ["RunSetup", "prepare_new_run", "prepare_resume", "fit_data", "check_encoding", "load_split", "open_trained_model",
            "write_run_files", "LIKELIHOOD_ENCODINGS"]
@@ -30,7 +30,7 @@ LIKELIHOOD_ENCODINGS = {"bernoulli": ("binarize", "binary"), "discretized_logist
 
 @dataclass
 class RunSetup:
-    """Everything :func:`zoo.train.train` needs, assembled by :func:`prepare_new_run` or :func:`prepare_resume`."""
+    """Everything :func:`zoo.training.train.train` needs, assembled by :func:`prepare_new_run` or :func:`prepare_resume`."""
 
     model: Any
     mg: Any
@@ -67,7 +67,7 @@ def fit_data(data, mg):
         ZooError: the likelihood cannot score this encoding, or the shapes differ; the message
             names the spec constants that would fix the shape (``--set W=8``).
     """
-    from .data import fit_to_shape
+    from ..data import fit_to_shape
 
     obs = _observed(mg)
     check_encoding(data.name, data.encoding, mg)
@@ -87,7 +87,7 @@ def fit_data(data, mg):
 def load_split(name: str, split: str, root: Optional[str], mg, *, validation: Optional[int] = None,
                download: bool = False):
     """One split of a data set, fitted to the spec (see :func:`fit_data`)."""
-    from .data import get_info, load_dataset
+    from ..data import get_info, load_dataset
 
     info = get_info(name)
     check_encoding(name, info.encoding, mg)
@@ -97,10 +97,10 @@ def load_split(name: str, split: str, root: Optional[str], mg, *, validation: Op
 
 
 def _data_name(config_data: Optional[str], mg) -> str:
-    from .data import dataset_for_spec
+    from ..data import dataset_for_spec
 
     if config_data:
-        from .data import get_info
+        from ..data import get_info
 
         get_info(config_data)  # unknown names raise with close matches
         return config_data
@@ -111,7 +111,7 @@ def _data_name(config_data: Optional[str], mg) -> str:
 
 
 def _valid_split(name: str, config: TrainConfig) -> Optional[str]:
-    from .data import get_info
+    from ..data import get_info
 
     if get_info(name).has_validation or config.validation:
         return "valid"
@@ -134,7 +134,7 @@ def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, da
                     data_root: Optional[str] = None, recipe: Optional[str] = None, recipe_sets: Sequence[str] = (),
                     epochs: Optional[int] = None, steps: Optional[int] = None, download: bool = False,
                     schedule_to_steps: bool = False, ctx=None, max_parameters: Optional[int] = None) -> RunSetup:
-    """Compile the spec, resolve the recipe, check the model's size (`zoo.budget`), load the data and
+    """Compile the spec, resolve the recipe, check the model's size (`zoo.training.budget`), load the data and
     create the run folder.
 
     With ``schedule_to_steps``, the schedules of the recipe's own length (before ``epochs``/``steps``
@@ -144,10 +144,10 @@ def prepare_new_run(spec: str, out: str, *, overrides: Optional[dict] = None, da
         ZooError, SpecError: the spec, recipe, data or output folder is unusable.
     """
     import torch
-    from zoo.lower import lower
+    from zoo.runtime.lower import lower
 
     from .recipes import recipe_path_for, resolve_train_config
-    from .registry import compile_spec, spec_path
+    from ..registry import compile_spec, spec_path
 
     if os.path.exists(os.path.join(out, CHECKPOINT_NAME)) or os.path.exists(os.path.join(out, "config.yaml")):
         raise ZooError(f"{out} already holds a run; continue it with `zoo train --resume {out}` or choose another --out")

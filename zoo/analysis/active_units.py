@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .model import HierarchicalVAE
+from ..runtime.model import HierarchicalVAE
 
 __all__ = ["ActiveUnits", "active_units"]
 

@@ -1,4 +1,4 @@
-"""Lowering: a :class:`ModelGraph` becomes a :class:`zoo.model.HierarchicalVAE`.
+"""Lowering: a :class:`ModelGraph` becomes a :class:`zoo.runtime.model.HierarchicalVAE`.
 
 One pass over the graph builds each computation's module from one dispatch table (block name,
 family name or combinator name -> the registered `nn.Module` class) and stores it under its node
@@ -64,7 +64,7 @@ def lower(mg: ModelGraph):
         mg: from :func:`compiler.graph.build_graph`.
 
     Returns:
-        A :class:`zoo.model.HierarchicalVAE`: a plain `nn.Module` whose `forward(x)` returns the
+        A :class:`zoo.runtime.model.HierarchicalVAE`: a plain `nn.Module` whose `forward(x)` returns the
         ELBO terms, with `sample`, `log_likelihood` and `reconstruct`.
 
     Raises:
@@ -76,7 +76,7 @@ def lower(mg: ModelGraph):
         >>> sorted(model.ops)[:2]
         ['likelihood(x)', 'likelihood(x)/params']
     """
-    from zoo.model import HierarchicalVAE
+    from zoo.runtime.model import HierarchicalVAE
 
     ops = {}
     for node in mg.graph.nodes:

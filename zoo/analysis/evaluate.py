@@ -25,9 +25,9 @@ from typing import Optional
 
 import torch
 
-from .config import EvalConfig
-from .data_pass import elbo_pass, eval_batches, seeded
-from .objectives import bits_per_dim, data_dims
+from ..config import EvalConfig
+from ..training.data_pass import elbo_pass, eval_batches, seeded
+from ..runtime.objectives import bits_per_dim, data_dims
 
 __all__ = ["evaluate_model", "elbo_pass", "eval_batches", "BINARY_ENCODINGS", "seeded", "time_estimate"]
 
@@ -37,7 +37,7 @@ BINARY_ENCODINGS = ("binarize", "binary")
 def time_estimate(first_batch_s: float, first_batch: int, total: int, k: int) -> str:
     """The line printed after the first batch: how long the whole evaluation will take at that pace,
     and a cheaper command when it is long."""
-    from .progress import format_duration
+    from ..training.progress import format_duration
 
     estimate = first_batch_s / max(first_batch, 1) * total
     text = (f"estimated time: {format_duration(estimate)} for {total:,} images at K = {k:,} (the first batch of "
@@ -62,7 +62,7 @@ def evaluate_model(model, data, cfg: EvalConfig = EvalConfig(), *, device=None, 
     """Every number of ``zoo eval`` for ``model`` on ``data`` (see the module docstring).
 
     Args:
-        model: a trained :class:`~zoo.model.HierarchicalVAE` (its weights as they should be evaluated).
+        model: a trained :class:`~zoo.runtime.model.HierarchicalVAE` (its weights as they should be evaluated).
         data: the :class:`~zoo.data.ImageData` split to evaluate, shaped like the spec's observed variable.
         cfg: :class:`EvalConfig` (importance samples, batch size, ``max_forward``, ``limit``, seed).
         device: where to run (default: the model's device).
@@ -89,7 +89,7 @@ def evaluate_model(model, data, cfg: EvalConfig = EvalConfig(), *, device=None, 
     total = len(data) if cfg.limit is None else min(cfg.limit, len(data))
     bar = None
     if progress:
-        from .progress import Progress
+        from ..training.progress import Progress
 
         bar = Progress(total, desc=f"eval K={k}", unit="img", bar=progress != "lines", every_s=30.0)
     with seeded(cfg.seed, device):

@@ -27,8 +27,8 @@ from typing import Iterator, Optional, Sequence
 
 import torch
 
-from .nn.attention import Attend
-from .nn.nvae import NonLocal
+from ..nn.attention import Attend
+from ..nn.nvae import NonLocal
 
 __all__ = ["DepthwiseMap", "SpatialMap", "AttentionMaps", "record_attention", "attention_maps", "plot_depthwise",
            "plot_spatial"]
@@ -162,7 +162,7 @@ def record_attention(model, *, depthwise: bool = True, spatial: bool = True,
     """Record the attention maps of every forward pass run inside the block.
 
     Args:
-        model: a :class:`zoo.model.HierarchicalVAE`.
+        model: a :class:`zoo.runtime.model.HierarchicalVAE`.
         depthwise, spatial: which kinds to record.
         queries: for spatial maps, the (row, col) query pixels to keep (clipped to each block's
             size); None keeps every row (H*W x H*W per block and example).
