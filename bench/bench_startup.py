@@ -119,18 +119,26 @@ print(time.perf_counter() - start, time.process_time() - cpu, "torch._dynamo" in
 """
 
 
+def _print_probe_table(results: dict, title: str, columns: list[str]) -> None:
+    """A table of probes that print ``wall cpu [extra]``: the medians of the first two, the first
+    run's extra words."""
+    print(title + "\n")
+    print("| " + " | ".join(columns) + " |\n|---|" + "---:|" * 2 + "---|" * (len(columns) - 3))
+    for label, rows in results.items():
+        parsed = [r[2].split() for r in rows]
+        extra = [f" {w} |" for w in parsed[0][2:len(columns) - 1]]
+        print(f"| {label} | {_ms(_median([float(p[0]) for p in parsed]))} | "
+              f"{_ms(_median([float(p[1]) for p in parsed]))} |" + "".join(extra))
+    print()
+
+
 def optimizer_startup(runs: int) -> None:
     python = sys.executable
     variants = {label: ([python, "-c", OPTIMIZER_PROBE.format(root=ROOT, cls=cls)], None)
                 for label, cls in (("torch.optim.Adamax", "torch.optim.Adamax"), ("zoo.training.optim.Adamax", "zoo.training.optim.Adamax"))}
-    results = _alternate(variants, runs)
-    print(f"Optimizer construction + one step of vae (batch 20), in-process timing, {runs} fresh interpreters each:\n")
-    print("| optimizer | wall | CPU | imports torch._dynamo |\n|---|---:|---:|---|")
-    for label, rows in results.items():
-        parsed = [r[2].split() for r in rows]
-        print(f"| {label} | {_ms(_median([float(p[0]) for p in parsed]))} | "
-              f"{_ms(_median([float(p[1]) for p in parsed]))} | {parsed[0][2]} |")
-    print()
+    _print_probe_table(_alternate(variants, runs),
+                       f"Optimizer construction + one step of vae (batch 20), in-process timing, {runs} fresh "
+                       "interpreters each:", ["optimizer", "wall", "CPU", "imports torch._dynamo"])
 
 
 PLOT_PROBE = """
@@ -154,13 +162,8 @@ def plot_wait(runs: int, data_root: str) -> None:
     variants = {label: ([python, "-c", PLOT_PROBE.format(root=ROOT, call=call)], None) for label, call in calls.items()}
     results = _alternate(variants, runs)
     time.sleep(3)  # let the last detached drawing finish
-    print(f"End-of-run figure: what the command waits for, {runs} fresh interpreters each:\n")
-    print("| drawing | wall | CPU of the command |\n|---|---:|---:|")
-    for label, rows in results.items():
-        parsed = [r[2].split() for r in rows]
-        print(f"| {label} | {_ms(_median([float(p[0]) for p in parsed]))} | "
-              f"{_ms(_median([float(p[1]) for p in parsed]))} |")
-    print()
+    _print_probe_table(results, f"End-of-run figure: what the command waits for, {runs} fresh interpreters each:",
+                       ["drawing", "wall", "CPU of the command"])
 
 
 def main(argv=None) -> int:
