@@ -134,8 +134,8 @@ def _print_probe_table(results: dict, title: str, columns: list[str]) -> None:
 
 def optimizer_startup(runs: int) -> None:
     python = sys.executable
-    variants = {label: ([python, "-c", OPTIMIZER_PROBE.format(root=ROOT, cls=cls)], None)
-                for label, cls in (("torch.optim.Adamax", "torch.optim.Adamax"), ("zoo.training.optim.Adamax", "zoo.training.optim.Adamax"))}
+    variants = {cls: ([python, "-c", OPTIMIZER_PROBE.format(root=ROOT, cls=cls)], None)
+                for cls in ("torch.optim.Adamax", "zoo.training.optim.Adamax")}
     _print_probe_table(_alternate(variants, runs),
                        f"Optimizer construction + one step of vae (batch 20), in-process timing, {runs} fresh "
                        "interpreters each:", ["optimizer", "wall", "CPU", "imports torch._dynamo"])

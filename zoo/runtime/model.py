@@ -77,19 +77,19 @@ class ELBOTerms:
     @property
     def log_weight(self) -> torch.Tensor:
         if self._log_weight is None:
-            self._log_weight = self.log_px + _total(self.log_p.values(), self.log_px) \
-                - _total(self.log_q.values(), self.log_px)
+            self._log_weight = self.log_px + sum_terms(self.log_p.values(), self.log_px) \
+                - sum_terms(self.log_q.values(), self.log_px)
         return self._log_weight
 
     @property
     def total_kl(self) -> torch.Tensor:
-        return _total(self.kl.values(), self.log_px)
+        return sum_terms(self.kl.values(), self.log_px)
 
     def __repr__(self) -> str:
         return f"ELBOTerms(elbo={self.elbo!r}, log_px={self.log_px!r}, kl={self.kl!r})"
 
 
-def _total(values, like: torch.Tensor) -> torch.Tensor:
+def sum_terms(values, like: torch.Tensor) -> torch.Tensor:
     """The sum of some (B,) tensors, zeros like `like` when there are none (no zeros added)."""
     total = None
     for v in values:
@@ -248,7 +248,7 @@ class HierarchicalVAE(nn.Module):
         env = self._inputs(x)
         batch = next(iter(env.values())).shape[0]
         env = self._run(self._infer, env, batch)
-        log_px = _total((env[lik].log_prob(env[o]) for o, lik in self._scored_observed), None)
+        log_px = sum_terms((env[lik].log_prob(env[o]) for o, lik in self._scored_observed), None)
         kl, log_q, log_p = {}, {}, {}
         for z, post, prior in self._scored_latents:  # log q, log p only where a KL has no closed form (or is not wanted)
             q, p, value = env[post], env[prior], env[z]
@@ -257,7 +257,7 @@ class HierarchicalVAE(nn.Module):
                 log_q[z], log_p[z] = q.log_prob(value), p.log_prob(value)
                 analytic = log_q[z] - log_p[z]
             kl[z] = analytic
-        elbo = log_px - _total(kl.values(), log_px)
+        elbo = log_px - sum_terms(kl.values(), log_px)
         samples = {z: env[z] for z in self.latents}
         dists = {k: v for k, v in env.items() if isinstance(v, Distribution)}
         return ELBOTerms(elbo, log_px, kl, log_q, log_p, None, samples, dists)

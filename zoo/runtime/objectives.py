@@ -23,6 +23,8 @@ from typing import Optional
 
 import torch
 
+from .model import sum_terms
+
 __all__ = ["Objective", "negative_elbo", "iwae", "compute_objective", "bits_per_dim", "data_dims",
            "replicate"]
 
@@ -74,13 +76,12 @@ class Objective:
 
     @property
     def total_kl(self) -> torch.Tensor:
-        recon = self.recon
-        return _total(self.kl.values(), recon)
+        return sum_terms(self.kl.values(), self.recon)
 
     @property
     def nelbo(self) -> torch.Tensor:
         recon = self.recon
-        return recon + _total(self.kl.values(), recon)
+        return recon + sum_terms(self.kl.values(), recon)
 
     @property
     def bound(self) -> torch.Tensor:
@@ -96,14 +97,6 @@ class Objective:
         out = {"nelbo": recon + kl, "recon": recon, "kl": kl}
         out.update({f"kl/{name}": v for name, v in zip(self.kl_means, layers)})
         return out
-
-
-def _total(values, like: torch.Tensor) -> torch.Tensor:
-    """The sum of some (B,) tensors; zeros like `like` when there are none."""
-    total = None
-    for v in values:
-        total = v if total is None else total + v
-    return torch.zeros_like(like) if total is None else total
 
 
 def negative_elbo(terms, *, beta: float = 1.0, free_bits: float = 0.0) -> Objective:
